@@ -1,0 +1,41 @@
+# heise-rag: `make run` starts the app, `make test` passes the tests; both set up what they need.
+# Set-up is idempotent: the venv is reinstalled only when pyproject.toml changes, and model/data
+# provisioning only checks manifests and checksums once everything is in place.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+# pip prints one warning per missing local mirror folder; they say nothing about this project.
+PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: setup run test lint format
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check --quiet -e '.[dev]' 2>&1 | $(PIP_FILTER)
+	touch $@
+
+setup: $(STAMP)
+	$(BIN)/heise-rag models provision
+	$(BIN)/heise-rag data provision
+
+run: setup
+	$(BIN)/streamlit run app/main.py --server.headless true --server.port $(PORT) \
+		--browser.gatherUsageStats false
+
+test: setup
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .

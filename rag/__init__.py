@@ -1,0 +1,1 @@
+"""heise-rag: grounded German question answering over heise online tech news."""

@@ -1,0 +1,1 @@
+"""Model registry, offline provisioning and format conversion."""

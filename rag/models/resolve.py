@@ -1,0 +1,30 @@
+"""Turn a model setting into something a loader accepts.
+
+A setting holds a provisioned name (offline default), a local folder, or a hub id (online users);
+only names are rewritten, so a hub id or folder passes through untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.models.provision import model_state
+from rag.models.registry import MODELS
+
+
+class ModelNotProvisionedError(RuntimeError):
+    """A registered model name was configured but its folder is not ready."""
+
+
+def resolve_model(value: str, cache_dir: Path) -> str:
+    """Return the folder of a provisioned name, or ``value`` unchanged for folders and hub ids."""
+    spec = MODELS.get(value)
+    if spec is None:
+        return value
+    state = model_state(spec, cache_dir)
+    if state.status != "ready":
+        raise ModelNotProvisionedError(
+            f"model {value!r} is {state.status} in {cache_dir}; run `heise-rag models provision "
+            f"--name {value}` (or `make test` / `make run`, which provision every model)."
+        )
+    return str(state.path)

@@ -1,0 +1,98 @@
+"""One typed settings object for the whole project.
+
+Every value comes from an environment variable with the ``HEISE_RAG_`` prefix or from an optional
+``.env`` file in the working directory; every default runs fully offline on a fresh machine, so
+``make run`` needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _xdg_cache_home() -> Path:
+    """The XDG cache directory, so every clone on a machine shares one model cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+class Settings(BaseSettings):
+    """Configuration of heise-rag; see the README's settings table for each field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEISE_RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        protected_namespaces=(),
+    )
+
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Ignored folder for runtime state (data links, embedded Qdrant store, feedback).",
+    )
+    data_dir: Path | None = Field(
+        default=None, description="Where provisioned data files live; default `<var_dir>/data`."
+    )
+    shared_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data",
+        description="A local copy of the data files to link from; when absent, data is downloaded.",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=lambda: _xdg_cache_home() / "heise-rag" / "models",
+        description="Shared cache of provisioned model folders (outside the checkout).",
+    )
+
+    embedding_model: str = Field(
+        default="multilingual-e5-small",
+        description="Bi-encoder: a provisioned name, a local folder or a Hugging Face hub id.",
+    )
+    generator_model: str = Field(
+        default="qwen2.5-coder-0.5b-instruct",
+        description="Answer model for the `local` backend: provisioned name, folder or hub id.",
+    )
+    reranker_model: str | None = Field(
+        default=None,
+        description="Cross-encoder reranker (name, folder or hub id); reranking is off when unset.",
+    )
+
+    qdrant_url: str | None = Field(
+        default=None, description="Qdrant server URL; when unset the embedded store is used."
+    )
+    qdrant_api_key: SecretStr | None = Field(default=None, description="API key for a Qdrant server.")
+    qdrant_path: str | None = Field(
+        default=None,
+        description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
+    )
+    collection: str = Field(default="heise", description="Qdrant collection the app searches.")
+
+    generator_backend: Literal["local", "tgi", "openai"] = Field(
+        default="local",
+        description="`local` runs the model in-process; `tgi`/`openai` call `generator_url`.",
+    )
+    generator_url: str | None = Field(
+        default=None, description="TGI or OpenAI-compatible endpoint for the remote backends."
+    )
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data folder, defaulting under ``var_dir`` so one setting moves all runtime state."""
+        return self.data_dir or self.var_dir / "data"
+
+    @property
+    def resolved_qdrant_path(self) -> str:
+        """The embedded store location, defaulting under ``var_dir``."""
+        return self.qdrant_path or str(self.var_dir / "qdrant")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests build their own ``Settings`` instead."""
+    return Settings()

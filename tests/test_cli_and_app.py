@@ -1,0 +1,58 @@
+"""The CLI and the first app page, run for real (typer's runner, Streamlit's headless AppTest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qdrant_client import QdrantClient, models
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from rag.index_status import index_status
+from rag.models.registry import MODELS
+from rag.settings import PROJECT_ROOT, Settings
+
+runner = CliRunner()
+
+
+def test_models_list_shows_every_model_with_source(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    for spec in MODELS.values():
+        line = next(line for line in result.output.splitlines() if line.startswith(spec.name))
+        assert spec.package_label in line and spec.upstream in line
+
+
+def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["models", "provision", "--name", "gpt-17"])
+    assert result.exit_code == 1
+    assert "unknown model(s) ['gpt-17']" in result.output
+
+
+def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:
+    path = tmp_path / "qdrant"
+    client = QdrantClient(path=str(path))
+    client.create_collection("heise", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+    client.upsert("heise", [models.PointStruct(id=i, vector=[1.0, 0, 0, i]) for i in range(3)])
+    client.close()
+    status = index_status(Settings(_env_file=None, qdrant_path=str(path)))
+    assert status.error is None and status.mode == "embedded"
+    assert status.collections == {"heise": 3}
+
+
+def test_unreachable_qdrant_server_is_named() -> None:
+    status = index_status(Settings(_env_file=None, qdrant_url="http://127.0.0.1:9"))
+    assert status.mode == "server"
+    assert status.error is not None and "http://127.0.0.1:9" in status.error
+
+
+def test_first_page_renders_models_and_index_status(isolated_env: Path) -> None:
+    page = AppTest.from_file(str(PROJECT_ROOT / "app" / "main.py"), default_timeout=60).run()
+    assert not page.exception
+    assert page.title[0].value == "heise-rag"
+    assert [h.value for h in page.subheader] == ["Modelle", "Vektorindex"]
+    table = page.dataframe[0].value
+    assert list(table["Modell"])[:2] == ["multilingual-e5-small", "qwen2.5-coder-0.5b-instruct"]
+    assert set(table["Status"]) <= {"bereit", "fehlt", "unvollständig", "veraltet", "aus", "extern"}
+    assert "Noch kein Index" in page.info[0].value
