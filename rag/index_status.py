@@ -7,11 +7,9 @@ status check opens it briefly and closes it again instead of keeping a client ar
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from qdrant_client import QdrantClient
 
 from rag.settings import Settings
+from rag.store import open_client
 
 
 @dataclass(frozen=True)
@@ -22,18 +20,6 @@ class IndexStatus:
     mode: str
     collections: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-
-
-def open_client(settings: Settings) -> QdrantClient:
-    """A client for the configured store: a server by URL, else embedded storage (or memory)."""
-    if settings.qdrant_url:
-        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=5)
-    path = settings.resolved_qdrant_path
-    if path == ":memory:":
-        return QdrantClient(location=":memory:")
-    Path(path).mkdir(parents=True, exist_ok=True)
-    return QdrantClient(path=path)
 
 
 def index_status(settings: Settings) -> IndexStatus:

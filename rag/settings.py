@@ -71,6 +71,7 @@ class Settings(BaseSettings):
         default=None,
         description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
     )
+    qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
     collection: str = Field(default="heise", description="Qdrant collection the app searches.")
 
     generator_backend: Literal["local", "tgi", "openai"] = Field(

@@ -42,3 +42,9 @@ def test_invalid_backend_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEISE_RAG_GENERATOR_BACKEND", "vllm-magic")
     with pytest.raises(ValueError, match="generator_backend"):
         Settings(_env_file=None)
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    undocumented = [name for name in Settings.model_fields if f"| `HEISE_RAG_{name.upper()}` |" not in readme]
+    assert undocumented == []

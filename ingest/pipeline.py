@@ -1,0 +1,175 @@
+"""The indexing pipeline: articles -> chunks -> dense + sparse vectors -> Qdrant points.
+
+Why it is incremental without a separate record store: every point carries its article's content
+hash and chunk count, so the index itself records what was ingested. An article is skipped when
+all its chunks are present with the current hash; an ingest killed halfway leaves at worst an
+incomplete article, which the next run redoes, and deterministic point ids rule out duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from qdrant_client import models
+
+from ingest.chunking import Chunk, Chunker
+from rag.domain import Article, Skipped
+from rag.embeddings import Embedder
+from rag.sparse import GermanBM25
+from rag.store import DENSE, SPARSE, StoredArticle, VectorStore, article_key, point_id
+
+Outcome = Literal["new", "updated", "unchanged"]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; ``skipped`` keeps every rejected item with its location and reason."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    removed_chunks: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.new} neu, {self.updated} aktualisiert, {self.unchanged} unverändert, "
+            f"{len(self.skipped)} übersprungen; {self.chunks} Chunks geschrieben, "
+            f"{self.removed_chunks} entfernt, {self.seconds:.1f} s"
+        )
+
+
+def chunk_payload(chunk: Chunk, n_chunks: int) -> dict[str, object]:
+    """Article metadata plus the chunk text, as stored with every point."""
+    a = chunk.article
+    return {
+        "article_id": a.id,
+        "source": a.source,
+        "title": a.title,
+        "url": a.url,
+        "teaser": a.teaser,
+        "published_at": a.published_at.isoformat() if a.published_at else None,
+        "authors": list(a.authors),
+        "section": list(a.section),
+        "comments": a.comments,
+        "text": chunk.text,
+        "chunk_index": chunk.index,
+        "n_chunks": n_chunks,
+        "content_hash": a.content_hash,
+    }
+
+
+class Indexer:
+    """Ingest article streams into one collection, re-embedding only what changed."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        chunker: Chunker,
+        *,
+        flush_chunks: int = 512,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunker = chunker
+        self.flush_chunks = flush_chunks
+        self._bm25: GermanBM25 | None = None
+
+    def _ensure_collection(self, first_batch: list[Chunk]) -> GermanBM25:
+        """Create the collection on first use, fixing BM25's average length from the first batch."""
+        if self._bm25 is not None:
+            return self._bm25
+        if not self.store.exists():
+            avgdl = GermanBM25(avgdl=1.0).average_length([c.embed_text for c in first_batch])
+            self.store.create(
+                self.embedder.dim,
+                {"bm25_avgdl": avgdl, "embedding_model": self.embedder.model_name, "dim": self.embedder.dim},
+            )
+        meta = self.store.metadata()
+        if meta.get("dim") != self.embedder.dim:
+            raise ValueError(
+                f"collection {self.store.collection!r} holds {meta.get('dim')}-dim vectors of "
+                f"{meta.get('embedding_model')!r}; the configured embedder gives {self.embedder.dim}. "
+                "Use another collection name or the model the collection was built with."
+            )
+        self._bm25 = GermanBM25(avgdl=float(meta["bm25_avgdl"]))  # type: ignore[arg-type]
+        return self._bm25
+
+    def _flush(self, pending: list[tuple[Article, list[Chunk]]], stored: dict[str, StoredArticle]) -> int:
+        chunks = [c for _, cs in pending for c in cs]
+        bm25 = self._ensure_collection(chunks)
+        texts = [c.embed_text for c in chunks]
+        dense = self.embedder.encode_documents(texts)
+        n_of = {article_key(a.source, a.id): len(cs) for a, cs in pending}
+        points = [
+            models.PointStruct(
+                id=point_id(c.article.source, c.article.id, c.index),
+                vector={DENSE: vec.tolist(), SPARSE: bm25.encode_document(text)},
+                payload=chunk_payload(c, n_of[article_key(c.article.source, c.article.id)]),
+            )
+            for c, vec, text in zip(chunks, dense, texts, strict=True)
+        ]
+        self.store.upsert(points)
+        leftovers = [
+            point_id(a.source, a.id, i)
+            for a, cs in pending
+            if (old := stored.get(article_key(a.source, a.id)))
+            for i in old.indices
+            if i >= len(cs)
+        ]
+        self.store.delete(leftovers)
+        return len(leftovers)
+
+    def ingest(
+        self,
+        items: Iterable[Article | Skipped],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> IngestReport:
+        """Ingest a stream; ``on_progress(articles_seen, chunks_written)`` is called per flush."""
+        started = time.perf_counter()
+        report = IngestReport()
+        stored = self.store.stored_articles() if self.store.exists() else {}
+        seen: set[str] = set()
+        pending: list[tuple[Article, list[Chunk]]] = []
+        pending_chunks = 0
+
+        def flush() -> None:
+            nonlocal pending, pending_chunks
+            if pending:
+                report.removed_chunks += self._flush(pending, stored)
+                report.chunks += pending_chunks
+                pending, pending_chunks = [], 0
+            if on_progress:
+                on_progress(report.new + report.updated + report.unchanged, report.chunks)
+
+        for item in items:
+            if isinstance(item, Skipped):
+                report.skipped.append(item)
+                continue
+            key = article_key(item.source, item.id)
+            if key in seen:
+                report.skipped.append(Skipped(location=key, reason="duplicate article id in this ingest"))
+                continue
+            seen.add(key)
+            old = stored.get(key)
+            if old is not None and old.complete and old.content_hash == item.content_hash:
+                report.unchanged += 1
+                continue
+            chunks = self.chunker.chunk(item)
+            pending.append((item, chunks))
+            pending_chunks += len(chunks)
+            if old is None:
+                report.new += 1
+            else:
+                report.updated += 1
+            if pending_chunks >= self.flush_chunks:
+                flush()
+        flush()
+        report.seconds = time.perf_counter() - started
+        return report

@@ -1,0 +1,54 @@
+"""The dense bi-encoder, behind one small class used by ingest and retrieval.
+
+Why a wrapper: the model setting may be a provisioned name, a folder or a hub id, and E5 needs its
+`query: `/`passage: ` prompts; sentence-transformers' `encode_query`/`encode_document` pick the
+prompts a model folder declares (none for models without them), batch and sort by length.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from sentence_transformers import SentenceTransformer
+
+from rag.models.resolve import resolve_model
+
+
+class Embedder:
+    """Lazy-loading dense encoder; normalized vectors, cosine similarity."""
+
+    def __init__(self, model: str, *, cache_dir: Path, device: str = "cpu", batch_size: int = 32) -> None:
+        self.model_name = model
+        self._cache_dir = cache_dir
+        self._device = device
+        self.batch_size = batch_size
+
+    @cached_property
+    def model(self) -> SentenceTransformer:
+        return SentenceTransformer(resolve_model(self.model_name, self._cache_dir), device=self._device)
+
+    @property
+    def dim(self) -> int:
+        dim = self.model.get_embedding_dimension()
+        assert dim is not None
+        return dim
+
+    @property
+    def max_tokens(self) -> int:
+        """Token budget of one input, including special tokens and the document prompt."""
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for a document, prompt and special tokens included."""
+        prompt = self.model.prompts.get("passage", "")
+        return len(self.model.tokenizer(prompt + text, add_special_tokens=True)["input_ids"])
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode_document(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.model.encode_query(text, normalize_embeddings=True, convert_to_numpy=True)

@@ -1,0 +1,165 @@
+"""The Qdrant vector store: one collection per corpus, named dense + sparse vectors.
+
+Why one class over three locations: embedded storage (default), `:memory:` (tests) and a server
+(url, API key) share qdrant-client's API, so ingest and retrieval never branch on where the index
+lives. Server calls are retried with back-off because a cluster node can be briefly unavailable.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from rag.settings import Settings
+
+DENSE = "dense"
+SPARSE = "bm25"
+POINT_NAMESPACE = uuid.UUID("5b0c3f52-7d3e-4f55-9a59-8d7e1e6f0a11")
+T = TypeVar("T")
+
+
+class StoreUnavailableError(RuntimeError):
+    """The configured Qdrant store cannot be opened; the message names it and the remedy."""
+
+
+def open_client(settings: Settings) -> QdrantClient:
+    """A client for the configured store: a server by URL, else embedded storage (or memory)."""
+    if settings.qdrant_url:
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout)
+    path = settings.resolved_qdrant_path
+    if path == ":memory:":
+        return QdrantClient(location=":memory:")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=path)
+    except RuntimeError as exc:
+        if "already accessed" not in str(exc):
+            raise
+        raise StoreUnavailableError(
+            f"the embedded Qdrant store at {path} is in use by another process (the app or another "
+            "ingest). Embedded mode allows one process per folder: stop the other process, or run a "
+            "Qdrant server and set HEISE_RAG_QDRANT_URL for concurrent access."
+        ) from exc
+
+
+def point_id(source: str, article_id: str, chunk_index: int) -> str:
+    """Deterministic point id, so re-ingesting an article overwrites instead of duplicating."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{source}\x1f{article_id}\x1f{chunk_index}"))
+
+
+def article_key(source: str, article_id: str) -> str:
+    return f"{source}:{article_id}"
+
+
+@dataclass
+class StoredArticle:
+    """What the index holds of one article, to decide whether an ingest must redo it."""
+
+    content_hash: str
+    n_chunks: int
+    indices: set[int]
+    hashes: set[str]
+
+    @property
+    def complete(self) -> bool:
+        """All chunks present, from one version of the article, and nothing left over."""
+        return len(self.hashes) == 1 and self.indices == set(range(self.n_chunks))
+
+
+class VectorStore:
+    """Collection management, upserts and scrolls with retries; see the module docstring."""
+
+    def __init__(self, client: QdrantClient, collection: str, retries: int = 3, backoff: float = 0.5) -> None:
+        self.client = client
+        self.collection = collection
+        self._retries = retries
+        self._backoff = backoff
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        for attempt in range(self._retries + 1):
+            try:
+                return fn()
+            except (ResponseHandlingException, UnexpectedResponse) as exc:
+                status = getattr(exc, "status_code", None)
+                if attempt == self._retries or (status is not None and status < 500):
+                    raise
+                time.sleep(self._backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def exists(self) -> bool:
+        return self._call(lambda: self.client.collection_exists(self.collection))
+
+    def metadata(self) -> dict[str, object]:
+        info = self._call(lambda: self.client.get_collection(self.collection))
+        return dict(info.config.metadata or {})
+
+    def create(self, dim: int, metadata: dict[str, object]) -> None:
+        """Named dense (cosine) and sparse (BM25, IDF on the server) vectors plus payload indexes."""
+        self._call(
+            lambda: self.client.create_collection(
+                self.collection,
+                vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                metadata=metadata,
+            )
+        )
+        # Local mode ignores payload indexes (and warns); they are created for parity with servers.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            self._create_payload_indexes()
+
+    def _create_payload_indexes(self) -> None:
+        for field, schema in (
+            ("published_at", models.PayloadSchemaType.DATETIME),
+            ("source", models.PayloadSchemaType.KEYWORD),
+            ("article_id", models.PayloadSchemaType.KEYWORD),
+        ):
+            self._call(lambda f=field, s=schema: self.client.create_payload_index(self.collection, f, s))
+
+    def upsert(self, points: list[models.PointStruct]) -> None:
+        self._call(lambda: self.client.upsert(self.collection, points, wait=True))
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self._call(
+                lambda: self.client.delete(self.collection, models.PointIdsList(points=ids), wait=True)
+            )
+
+    def scroll_payloads(self, fields: list[str], batch: int = 2048) -> Iterator[tuple[str, dict]]:
+        """Every point's id and the named payload fields, page by page."""
+        offset = None
+        while True:
+            points, offset = self._call(
+                lambda o=offset: self.client.scroll(
+                    self.collection, limit=batch, offset=o, with_payload=fields, with_vectors=False
+                )
+            )
+            for p in points:
+                yield str(p.id), p.payload or {}
+            if offset is None:
+                return
+
+    def stored_articles(self) -> dict[str, StoredArticle]:
+        """Per article key: hash, chunk count and which chunk indices are present."""
+        stored: dict[str, StoredArticle] = {}
+        fields = ["source", "article_id", "content_hash", "chunk_index", "n_chunks"]
+        for _, payload in self.scroll_payloads(fields):
+            key = article_key(payload["source"], payload["article_id"])
+            entry = stored.setdefault(
+                key, StoredArticle(payload["content_hash"], payload["n_chunks"], set(), set())
+            )
+            entry.indices.add(int(payload["chunk_index"]))
+            entry.hashes.add(payload["content_hash"])
+        return stored
+
+    def count(self) -> int:
+        return self._call(lambda: self.client.count(self.collection, exact=True).count)
