@@ -6,10 +6,13 @@ status check opens it briefly and closes it again instead of keeping a client ar
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 from rag.settings import Settings
-from rag.store import open_client
+from rag.store import VectorStore, article_key, open_client
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,38 @@ def index_status(settings: Settings) -> IndexStatus:
     finally:
         client.close()
     return IndexStatus(location, mode, counts)
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """Size and coverage of one collection, for `heise-rag index stats` and the app's index page."""
+
+    points: int
+    articles: int
+    sources: dict[str, int]
+    date_min: datetime | None
+    date_max: datetime | None
+    disk_bytes: int | None
+
+
+def collection_stats(store: VectorStore, settings: Settings) -> CollectionStats:
+    """Scroll the payloads once; disk size is known only for the embedded store."""
+    articles: dict[str, str | None] = {}
+    points = 0
+    for _, payload in store.scroll_payloads(["source", "article_id", "published_at"]):
+        points += 1
+        articles[article_key(payload["source"], payload["article_id"])] = payload.get("published_at")
+    sources = Counter(key.split(":", 1)[0] for key in articles)
+    dates = sorted(datetime.fromisoformat(d) for d in articles.values() if d)
+    disk = None
+    if not settings.qdrant_url and settings.resolved_qdrant_path != ":memory:":
+        folder = Path(settings.resolved_qdrant_path) / "collection" / store.collection
+        disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+    return CollectionStats(
+        points=points,
+        articles=len(articles),
+        sources=dict(sorted(sources.items())),
+        date_min=dates[0] if dates else None,
+        date_max=dates[-1] if dates else None,
+        disk_bytes=disk,
+    )

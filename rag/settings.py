@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         description="Cross-encoder reranker (name, folder or hub id); reranking is off when unset.",
     )
 
+    chunk_tokens: int = Field(
+        default=256, ge=32, description="Token budget of one embedded chunk (title included)."
+    )
+    chunk_overlap_tokens: int = Field(default=32, ge=0, description="Tokens shared by neighbouring chunks.")
+    embed_batch_size: int = Field(default=32, ge=1, description="Texts per encoder batch.")
+    device: str = Field(default="cpu", description="Torch device for the encoders: `cpu`, `cuda`, `mps`.")
+
     qdrant_url: str | None = Field(
         default=None, description="Qdrant server URL; when unset the embedded store is used."
     )

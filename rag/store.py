@@ -102,6 +102,10 @@ class VectorStore:
         info = self._call(lambda: self.client.get_collection(self.collection))
         return dict(info.config.metadata or {})
 
+    def update_metadata(self, metadata: dict[str, object]) -> None:
+        """Merge keys into the collection's metadata (Qdrant merges, it does not replace)."""
+        self._call(lambda: self.client.update_collection(self.collection, metadata=metadata))
+
     def create(self, dim: int, metadata: dict[str, object]) -> None:
         """Named dense (cosine) and sparse (BM25, IDF on the server) vectors plus payload indexes."""
         self._call(

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real settings, and provisioned model folders (set up by `make test`)."""
+"""Shared fixtures: the real settings, provisioned model and data files, a loopback HTTP server."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,33 @@ def provisioned(settings: Settings) -> Callable[[str], Path]:
         return state.path
 
     return folder
+
+
+@pytest.fixture(scope="session")
+def data_file(settings: Settings) -> Callable[[str], Path]:
+    """Path of a provisioned data file; skips with the reason when the data is not provisioned."""
+
+    def path(relative: str) -> Path:
+        found = settings.resolved_data_dir / relative
+        if not found.exists():
+            pytest.skip(f"{relative} not provisioned: run `make test` or `heise-rag data provision`")
+        return found
+
+    return path
+
+
+@pytest.fixture
+def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 serving a temporary folder."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,20 +15,6 @@ from rag.settings import Settings
 
 CONTENT = "label;text\nWeb;'Ein Artikel über Datenschutz.'\n".encode()
 DIGEST = hashlib.sha256(CONTENT).hexdigest()
-
-
-@pytest.fixture
-def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real HTTP server on 127.0.0.1 serving a temporary folder."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", root
-    server.shutdown()
-    server.server_close()
 
 
 def test_links_from_shared_copy_and_is_idempotent(tmp_path: Path) -> None:

@@ -1,0 +1,91 @@
+"""Ingest entry points shared by the CLI, `make run` and the app.
+
+Why here and not in the CLI: the app ingests uploads and feeds with the same code, and the first
+run builds the default index; all of them need the same wiring of settings to store, embedder and
+chunker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ingest.chunking import Chunker
+from ingest.pipeline import Indexer, IngestReport
+from ingest.sources import SOURCES, default_locations
+from rag.domain import Article, Skipped
+from rag.embeddings import Embedder
+from rag.settings import Settings
+from rag.store import VectorStore, open_client
+
+DEFAULT_SOURCES = ("headlines", "10kgnad")
+
+Progress = Callable[[int, int], None]
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    return Embedder(
+        settings.embedding_model,
+        cache_dir=settings.model_cache_dir,
+        device=settings.device,
+        batch_size=settings.embed_batch_size,
+    )
+
+
+def make_indexer(settings: Settings, store: VectorStore, embedder: Embedder | None = None) -> Indexer:
+    embedder = embedder or make_embedder(settings)
+    budget = min(settings.chunk_tokens, embedder.max_tokens)
+    chunker = Chunker(embedder.count_tokens, budget, min(settings.chunk_overlap_tokens, budget // 2))
+    return Indexer(store, embedder, chunker)
+
+
+def read_source(name: str, location: str | None, settings: Settings) -> Iterable[Article | Skipped]:
+    """Items of a named source at ``location`` (or its default), with a clear error for bad names."""
+    if name not in SOURCES:
+        raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+    location = location or default_locations(settings).get(name)
+    if location is None:
+        raise ValueError(f"source {name!r} needs a path or URL")
+    return SOURCES[name](location)
+
+
+def ingest_source(
+    name: str,
+    location: str | None,
+    settings: Settings,
+    collection: str | None = None,
+    on_progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest one source into a collection (the configured one by default)."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, collection or settings.collection)
+        return make_indexer(settings, store).ingest(read_source(name, location, settings), on_progress)
+    finally:
+        client.close()
+
+
+def ensure_default_index(
+    settings: Settings, on_progress: Callable[[str, int, int], None] | None = None
+) -> list[IngestReport]:
+    """Build the default index (heise headlines + 10kGNAD) unless the collection records it as done.
+
+    Each finished source is recorded in the collection's metadata, so a second `make run` only reads
+    that record, and a first run that was interrupted resumes with the incremental ingest.
+    """
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, settings.collection)
+        done = set(store.metadata().get("complete_sources", [])) if store.exists() else set()  # type: ignore[call-overload]
+        todo = [name for name in DEFAULT_SOURCES if name not in done]
+        if not todo:
+            return []
+        indexer = make_indexer(settings, store)
+        reports = []
+        for name in todo:
+            progress = (lambda a, c, n=name: on_progress(n, a, c)) if on_progress else None
+            reports.append(indexer.ingest(read_source(name, None, settings), progress))
+            done.add(name)
+            store.update_metadata({"complete_sources": sorted(done)})
+        return reports
+    finally:
+        client.close()

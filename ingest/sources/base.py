@@ -1,0 +1,197 @@
+"""What every ingest source shares: the item type, reading an input, and turning fields into articles.
+
+Why one module: every source must report a bad item as ``Skipped`` (with where it was and why)
+instead of raising, so that one broken row never costs the rest of a batch. Reading files or URLs,
+screening text for undecodable bytes, validating an ``Article`` and dropping duplicate ids are the
+places where that goes wrong, so they are written once here and every source uses them.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import http.client
+import os
+import re
+import urllib.request
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from rag.domain import Article, Skipped
+
+SourceItem = Article | Skipped
+"""What a source yields: an article, or an input item it could not use."""
+
+USER_AGENT = "heise-rag/0.1 (German news retrieval research)"
+TIMEOUT_S = 30.0
+# heise states its times in German local time without an offset.
+BERLIN = ZoneInfo("Europe/Berlin")
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# heise article numbers have 4+ digits; shorter suffixes ("...-Teil-2") are part of a title.
+_HEISE_ID = re.compile(r"-(\d{4,})(?:\.html?)?$")
+
+
+class UnreadableLocation(Exception):
+    """A whole input (file or URL) could not be read; the message names it and the cause."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The bytes of one input, and the charset a web server declared for them (files have none)."""
+
+    data: bytes
+    charset: str | None = None
+
+
+def is_url(location: str) -> bool:
+    return urlsplit(location).scheme in ("http", "https")
+
+
+def read_location(location: str | os.PathLike[str], *, timeout: float = TIMEOUT_S) -> Payload:
+    """Read a file or an http(s) URL, gunzipping gzip data, so every source accepts both and ``.gz``."""
+    name = os.fspath(location)
+    try:
+        if is_url(name):
+            request = urllib.request.Request(name, headers={"User-Agent": USER_AGENT})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                payload = Payload(response.read(), response.headers.get_content_charset())
+        else:
+            payload = Payload(Path(name).read_bytes())
+        if payload.data.startswith(_GZIP_MAGIC):
+            payload = Payload(gzip.decompress(payload.data), payload.charset)
+    except (OSError, EOFError, zlib.error, http.client.HTTPException) as err:
+        verb = "fetch" if is_url(name) else "read"
+        raise UnreadableLocation(f"cannot {verb} {name}: {err}") from err
+    return payload
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 text that keeps undecodable bytes as surrogates, so only the record holding them is lost."""
+    return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` is not usable text (undecodable bytes, binary data), or None when it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        code = ord(err.object[err.start])
+        if 0xDC80 <= code <= 0xDCFF:  # a byte kept by decode_text's surrogateescape
+            return f"not valid UTF-8 (byte 0x{code - 0xDC00:02x})"
+        return "not valid UTF-8 (lone surrogate)"
+    if match := _CONTROL.search(text):
+        return f"binary data (control character {match.group()!r})"
+    return None
+
+
+def validation_reason(err: ValidationError) -> str:
+    """Pydantic's messages in one line, each prefixed with the field it concerns."""
+    parts = []
+    for error in err.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        parts.append(f"{field}: {error['msg']}" if field else error["msg"])
+    return "; ".join(parts)
+
+
+def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for name, value in fields.items():
+        if isinstance(value, str):
+            yield name, value
+        elif isinstance(value, tuple | list):
+            yield from ((f"{name}[{i}]", item) for i, item in enumerate(value) if isinstance(item, str))
+
+
+def fields_problem(fields: Mapping[str, Any]) -> str | None:
+    """The first text field holding undecodable bytes or binary data, with the problem, else None."""
+    for name, text in _texts(fields):
+        if problem := text_problem(text):
+            return f"{name}: {problem}"
+    return None
+
+
+def screen(article: Article, location: str) -> SourceItem:
+    """The article, or ``Skipped`` when one of its texts holds binary data (JSON can escape it in)."""
+    if problem := fields_problem(dict(article)):
+        return Skipped(location=location, reason=problem)
+    return article
+
+
+def build_article(location: str, **fields: Any) -> SourceItem:
+    """An ``Article`` from ``fields``, or ``Skipped`` saying which field is bad text or fails validation.
+
+    Text is screened first: pydantic would reject undecodable bytes too, but without naming the byte.
+    """
+    if problem := fields_problem(fields):
+        return Skipped(location=location, reason=problem)
+    try:
+        return Article(**fields)
+    except ValidationError as err:
+        return Skipped(location=location, reason=validation_reason(err))
+
+
+class FirstSeen:
+    """Passes the first article with each id and reports later ones, as ids must be unique per source."""
+
+    def __init__(self) -> None:
+        self._where: dict[str, str] = {}
+
+    def __call__(self, item: SourceItem, location: str) -> SourceItem:
+        if isinstance(item, Skipped):
+            return item
+        if first := self._where.get(item.id):
+            return Skipped(location=location, reason=f"duplicate id {item.id!r}, first at {first}")
+        self._where[item.id] = location
+        return item
+
+
+def csv_rows(name: str, text: str, **fmtparams: Any) -> Iterator[tuple[int, list[str]] | Skipped]:
+    """``(line number, fields)`` per non-blank line; a line csv cannot parse is ``Skipped``.
+
+    Why line by line (and strict): the CSV sources keep one record per line, and parsing each line
+    alone keeps one unbalanced quote from silently swallowing the records after it.
+    """
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            fields = next(csv.reader([line.removesuffix("\r")], strict=True, **fmtparams))
+        except csv.Error as err:
+            yield Skipped(location=f"{name}:{number}", reason=f"malformed CSV: {err}")
+        else:
+            yield number, fields
+
+
+def as_aware(value: datetime) -> datetime:
+    """``value`` with heise's local zone attached when it carries no offset."""
+    return value if value.tzinfo else value.replace(tzinfo=BERLIN)
+
+
+def is_heise(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "heise.de" or host.endswith(".heise.de")
+
+
+def article_id(url: str) -> str:
+    """heise's article number for heise URLs (so ids match the headline file), else a hash of the URL."""
+    if is_heise(url) and (match := _HEISE_ID.search(urlsplit(url).path)):
+        return match.group(1)
+    return "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def site_name(url: str) -> str | None:
+    """``heise`` for heise URLs, otherwise the host without ``www.``; None for a URL without a host."""
+    if is_heise(url):
+        return "heise"
+    host = urlsplit(url).hostname
+    return host.removeprefix("www.") if host else None
