@@ -26,6 +26,7 @@ setup: $(STAMP)
 	$(BIN)/heise-rag data provision
 
 run: setup
+	$(BIN)/heise-rag index build-default
 	$(BIN)/streamlit run app/main.py --server.headless true --server.port $(PORT) \
 		--browser.gatherUsageStats false
 

@@ -148,6 +148,8 @@ class Indexer:
             if on_progress:
                 on_progress(report.new + report.updated + report.unchanged, report.chunks)
 
+        if on_progress:
+            on_progress(0, 0)
         for item in items:
             if isinstance(item, Skipped):
                 report.skipped.append(item)

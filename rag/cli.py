@@ -145,7 +145,9 @@ def index_build_default() -> None:
     bars: dict[str, tuple[tqdm, Callable[[int, int], None]]] = {}
 
     def update(name: str, articles: int, chunks: int) -> None:
-        bars.setdefault(name, _progress_bar(name))[1](articles, chunks)
+        if name not in bars:
+            bars[name] = _progress_bar(name)
+        bars[name][1](articles, chunks)
 
     try:
         reports = ensure_default_index(get_settings(), update)

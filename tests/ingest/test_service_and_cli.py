@@ -1,0 +1,94 @@
+"""Ingest through the CLI and the first-run default index, on real files and real Qdrant local mode."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ingest.service import ensure_default_index
+from ingest.sources.gnad import GNAD_FILE
+from ingest.sources.headlines import HEADLINES_FILE
+from ingest.sources.jsonl import write_jsonl
+from rag.cli import app
+from rag.domain import Article
+from rag.settings import Settings, get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def small_env(
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    provisioned: Callable[[str], Path],
+) -> Path:
+    """Settings on a temporary store and data folder, with the small test encoder."""
+    provisioned("all-minilm-l6-v2")
+    monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    monkeypatch.setenv("HEISE_RAG_DATA_DIR", str(isolated_env / "data"))
+    get_settings.cache_clear()
+    return isolated_env
+
+
+def test_cli_ingest_reports_and_stats_show_the_collection(small_env: Path) -> None:
+    articles = [
+        Article(
+            id=str(i),
+            title=f"Meldung {i} über Glasfaser",
+            body="Der Ausbau geht voran. " * 80,
+            source="heise",
+        )
+        for i in range(5)
+    ]
+    path = small_env / "articles.jsonl"
+    write_jsonl(articles, path)
+    with path.open("a", encoding="utf-8") as out:
+        out.write("{kein json\n")
+    result = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "probe"])
+    assert result.exit_code == 0, result.output
+    assert "5 neu, 0 aktualisiert, 0 unverändert, 1 übersprungen" in result.output
+    assert f"übersprungen {path}:6" in result.output
+
+    again = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "probe"])
+    assert "0 neu, 0 aktualisiert, 5 unverändert" in again.output
+
+    stats = runner.invoke(app, ["index", "stats", "--collection", "probe"])
+    assert stats.exit_code == 0, stats.output
+    lines = dict(line.split(None, 1) for line in stats.output.splitlines())
+    assert lines["articles"].strip() == "5" and lines["sources"].strip() == "heise (5)"
+    assert int(lines["points"]) > 5
+
+
+def test_cli_ingest_of_an_unreadable_file_fails_with_the_reason(small_env: Path) -> None:
+    result = runner.invoke(app, ["ingest", "jsonl", str(small_env / "fehlt.jsonl")])
+    assert result.exit_code == 1
+    assert "fehlt.jsonl" in result.output and "übersprungen" in result.output
+
+
+def test_cli_rejects_unknown_source(small_env: Path) -> None:
+    result = runner.invoke(app, ["ingest", "fax"])
+    assert result.exit_code == 1
+    assert "unknown source 'fax'" in result.output
+
+
+def test_default_index_is_built_once_and_resumes(small_env: Path, settings: Settings) -> None:
+    data = small_env / "data"
+    (data / HEADLINES_FILE).parent.mkdir(parents=True)
+    (data / GNAD_FILE).parent.mkdir(parents=True)
+    with gzip.open(settings.resolved_data_dir / HEADLINES_FILE, "rt", encoding="utf-8") as full:
+        head = [next(full) for _ in range(41)]
+    with gzip.open(data / HEADLINES_FILE, "wt", encoding="utf-8") as out:
+        out.writelines(head)
+    with (settings.resolved_data_dir / GNAD_FILE).open(encoding="utf-8") as full:
+        (data / GNAD_FILE).write_text("".join(next(full) for _ in range(3)), encoding="utf-8")
+
+    seen: list[str] = []
+    reports = ensure_default_index(get_settings(), lambda name, a, c: seen.append(name))
+    assert [(r.new, len(r.skipped)) for r in reports] == [(40, 0), (3, 0)]
+    assert set(seen) == {"headlines", "10kgnad"}
+    assert ensure_default_index(get_settings()) == []
