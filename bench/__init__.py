@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; they report ratios measured within one run."""
