@@ -12,7 +12,7 @@ PORT ?= 8501
 # pip prints one warning per missing local mirror folder; they say nothing about this project.
 PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup run test lint format
+.PHONY: setup run test bench lint format
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ run: setup
 
 test: setup
 	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m bench.ingest --output var/bench/ingest.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
