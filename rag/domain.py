@@ -7,8 +7,12 @@ validated model with timezone-aware dates is the contract every source must meet
 from __future__ import annotations
 
 import hashlib
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+# heise and the product speak German local time; dates without an offset are read in it.
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 class Article(BaseModel):

@@ -22,19 +22,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from rag.domain import Article, Skipped
+from rag.domain import BERLIN, Article, Skipped
 
 SourceItem = Article | Skipped
 """What a source yields: an article, or an input item it could not use."""
 
 USER_AGENT = "heise-rag/0.1 (German news retrieval research)"
 TIMEOUT_S = 30.0
-# heise states its times in German local time without an offset.
-BERLIN = ZoneInfo("Europe/Berlin")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
