@@ -22,17 +22,8 @@ DEFAULT_SOURCES = ("headlines", "10kgnad")
 Progress = Callable[[int, int], None]
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(
-        settings.embedding_model,
-        cache_dir=settings.model_cache_dir,
-        device=settings.device,
-        batch_size=settings.embed_batch_size,
-    )
-
-
 def make_indexer(settings: Settings, store: VectorStore, embedder: Embedder | None = None) -> Indexer:
-    embedder = embedder or make_embedder(settings)
+    embedder = embedder or Embedder.from_settings(settings)
     budget = min(settings.chunk_tokens, embedder.max_tokens)
     chunker = Chunker(embedder.count_tokens, budget, min(settings.chunk_overlap_tokens, budget // 2))
     return Indexer(store, embedder, chunker)

@@ -14,6 +14,7 @@ import numpy as np
 from sentence_transformers import SentenceTransformer
 
 from rag.models.resolve import resolve_model
+from rag.settings import Settings
 
 
 class Embedder:
@@ -24,6 +25,15 @@ class Embedder:
         self._cache_dir = cache_dir
         self._device = device
         self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        return cls(
+            settings.embedding_model,
+            cache_dir=settings.model_cache_dir,
+            device=settings.device,
+            batch_size=settings.embed_batch_size,
+        )
 
     @cached_property
     def model(self) -> SentenceTransformer:

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         default=None,
         description="Cross-encoder reranker (name, folder or hub id); reranking is off when unset.",
     )
+    classifier_model: Path = Field(
+        default=PROJECT_ROOT / "finetune" / "artifacts" / "engagement-classifier",
+        description="Headline-engagement classifier: folder with the LoRA adapter, head and classifier.json.",
+    )
 
     chunk_tokens: int = Field(
         default=256, ge=32, description="Token budget of one embedded chunk (title included)."
@@ -69,6 +73,20 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = Field(default=32, ge=0, description="Tokens shared by neighbouring chunks.")
     embed_batch_size: int = Field(default=32, ge=1, description="Texts per encoder batch.")
     device: str = Field(default="cpu", description="Torch device for the encoders: `cpu`, `cuda`, `mps`.")
+
+    retrieval_candidates: int = Field(
+        default=30, ge=1, description="Articles the hybrid search hands to the reranker."
+    )
+    answer_sources: int = Field(default=5, ge=1, description="Sources the answer model sees.")
+    dense_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the dense ranking in the RRF fusion."
+    )
+    sparse_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the BM25 ranking in the RRF fusion."
+    )
+    prefetch_limit: int = Field(
+        default=100, ge=1, description="Chunks each vector kind prefetches for fusion."
+    )
 
     qdrant_url: str | None = Field(
         default=None, description="Qdrant server URL; when unset the embedded store is used."

@@ -1,0 +1,87 @@
+"""`heise-rag eval retrieval`: score retrieval modes on a question set and write the report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from tqdm import tqdm
+
+from eval.questions import QuestionSetError, load_questions, load_squad_questions
+from eval.retrieval_eval import EVAL_MODES, evaluate_mode
+from eval.retrieval_report import write_retrieval_report
+from rag.ask_service import make_reranker
+from rag.embeddings import Embedder
+from rag.models.resolve import ModelNotProvisionedError
+from rag.retrieval import make_retriever
+from rag.settings import get_settings
+from rag.store import StoreUnavailableError, VectorStore, open_client
+
+
+def eval_retrieval(
+    collection: Annotated[str, typer.Option(help="Collection to search.")],
+    output: Annotated[Path, typer.Option(help="Folder for report.md, metrics.json, ranks.csv, plots.")],
+    questions: Annotated[
+        Path | None, typer.Option(help="Question set in the project's JSONL format.")
+    ] = None,
+    squad: Annotated[Path | None, typer.Option(help="SQuAD-format file (gold = paragraph).")] = None,
+    modes: Annotated[
+        str, typer.Option(help="Comma-separated: " + ", ".join(EVAL_MODES))
+    ] = "dense,sparse,hybrid",
+    k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
+) -> None:
+    """Recall@1/5/10, MRR@10, nDCG@10 with bootstrap CIs and latency per mode."""
+    if (questions is None) == (squad is None):
+        typer.secho("Fehler: genau eine von --questions oder --squad angeben.", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2)
+    settings = get_settings()
+    try:
+        items = load_questions(questions) if questions else load_squad_questions(squad)  # type: ignore[arg-type]
+        client = open_client(settings)
+    except (QuestionSetError, OSError, StoreUnavailableError) as exc:
+        typer.secho(f"Fehler: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    try:
+        store = VectorStore(client, collection)
+        if not store.exists():
+            typer.secho(f"Fehler: Sammlung {collection!r} gibt es nicht.", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1)
+        retriever = make_retriever(
+            store,
+            Embedder.from_settings(settings),
+            k=max(k, settings.retrieval_candidates),
+            dense_limit=settings.prefetch_limit,
+            sparse_limit=settings.prefetch_limit,
+            dense_weight=settings.dense_weight,
+            sparse_weight=settings.sparse_weight,
+        )
+        reranker = make_reranker(settings, top_n=k)
+        results = []
+        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+            with tqdm(total=len(items), desc=mode, unit=" Fragen") as bar:
+                results.append(evaluate_mode(mode, items, retriever, reranker, k, on_question=bar.update))
+    except (ValueError, ModelNotProvisionedError) as exc:
+        typer.secho(f"Fehler: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
+    meta = {
+        "questions": str(questions or squad),
+        "n_questions": len(items),
+        "collection": collection,
+        "embedding_model": settings.embedding_model,
+        "reranker_model": settings.reranker_model or "none",
+        "fusion": f"weighted RRF dense {settings.dense_weight} / sparse {settings.sparse_weight}, "
+        f"prefetch {settings.prefetch_limit}",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    write_retrieval_report(results, output, "Retrieval evaluation", meta)
+    for r in results:
+        typer.echo(
+            f"{r.mode:15s} MRR@10 {r.metrics['mrr@10']:.3f} "
+            f"[{r.intervals['mrr@10'][0]:.3f}, {r.intervals['mrr@10'][1]:.3f}]  "
+            f"R@5 {r.metrics['recall@5']:.3f}  p50 {r.latency_ms['p50']:.0f} ms"
+        )
+    typer.echo(f"report: {output / 'report.md'}")

@@ -1,0 +1,84 @@
+"""Retrieval evaluation: per mode, recall@1/5/10, MRR@10 and nDCG@10 with bootstrap intervals.
+
+Why per-question rows: an aggregate hides which questions a change fixed or broke, so every
+mode's rank of the first gold article and its latency are kept for the CSV.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from eval.questions import EvalQuestion
+from eval.retrieval_metrics import (
+    bootstrap_ci,
+    first_gold_rank,
+    ndcg_at,
+    percentile,
+    recall_at,
+    reciprocal_rank,
+)
+from rag.rerank import CrossEncoderReranker
+from rag.retrieval import HybridRetriever, Mode, SearchFilter
+
+EVAL_MODES = ("dense", "sparse", "hybrid", "hybrid+rerank")
+METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    latency_ms: dict[str, float]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def question_metrics(ranked: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    return {
+        "recall@1": recall_at(ranked, gold, 1),
+        "recall@5": recall_at(ranked, gold, 5),
+        "recall@10": recall_at(ranked, gold, 10),
+        "mrr@10": reciprocal_rank(ranked, gold, 10),
+        "ndcg@10": ndcg_at(ranked, gold, 10),
+    }
+
+
+def evaluate_mode(
+    mode: str,
+    questions: Sequence[EvalQuestion],
+    retriever: HybridRetriever,
+    reranker: CrossEncoderReranker | None,
+    k: int = 10,
+    on_question: Callable[[], None] | None = None,
+) -> ModeResult:
+    """Run one mode over all questions; ``+rerank`` reranks the retriever's candidates."""
+    base, _, suffix = mode.partition("+")
+    if base not in ("dense", "sparse", "hybrid") or suffix not in ("", "rerank"):
+        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(EVAL_MODES)}")
+    if suffix and reranker is None:
+        raise ValueError(f"mode {mode!r} needs a reranker: set HEISE_RAG_RERANKER_MODEL")
+    rows: list[dict[str, Any]] = []
+    for q in questions:
+        started = time.perf_counter()
+        docs = retriever.search(q.question, SearchFilter(q.date_from, q.date_to), cast(Mode, base)).documents
+        if suffix and reranker is not None:
+            docs = list(reranker.compress_documents(docs, q.question))
+        latency = (time.perf_counter() - started) * 1000
+        ranked = [d.metadata["article_id"] for d in docs][:k]
+        rows.append(
+            {"qid": q.qid, "mode": mode, "rank": first_gold_rank(ranked, q.gold_ids), "latency_ms": latency}
+            | question_metrics(ranked, q.gold_ids)
+        )
+        if on_question:
+            on_question()
+    latencies = [r["latency_ms"] for r in rows]
+    return ModeResult(
+        mode=mode,
+        metrics={m: sum(r[m] for r in rows) / len(rows) for m in METRICS},
+        intervals={m: bootstrap_ci([r[m] for r in rows]) for m in METRICS},
+        latency_ms={"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
+        rows=rows,
+    )

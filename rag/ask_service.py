@@ -1,0 +1,55 @@
+"""Wire settings into a ready ask pipeline; the CLI, the app and the evaluation share it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rag.chain import EmptyIndexError, RagPipeline
+from rag.embeddings import Embedder
+from rag.generation import make_chat_model
+from rag.rerank import CrossEncoderReranker
+from rag.retrieval import make_retriever
+from rag.settings import Settings
+from rag.store import VectorStore, open_client
+
+
+def make_reranker(settings: Settings, top_n: int) -> CrossEncoderReranker | None:
+    """The configured cross-encoder, or None: reranking is off when no model is set."""
+    if not settings.reranker_model:
+        return None
+    return CrossEncoderReranker(
+        model_name=settings.reranker_model,
+        cache_dir=settings.model_cache_dir,
+        device=settings.device,
+        top_n=top_n,
+    )
+
+
+@contextmanager
+def open_pipeline(
+    settings: Settings, backend: str | None = None, collection: str | None = None
+) -> Iterator[RagPipeline]:
+    """A pipeline over an existing collection; the store is closed again on exit."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, collection or settings.collection)
+        if not store.exists():
+            raise EmptyIndexError(
+                f"Die Sammlung {store.collection!r} gibt es noch nicht. Bitte zuerst Artikel aufnehmen, "
+                "z. B. mit `heise-rag index build-default`."
+            )
+        retriever = make_retriever(
+            store,
+            Embedder.from_settings(settings),
+            k=settings.retrieval_candidates,
+            dense_limit=settings.prefetch_limit,
+            sparse_limit=settings.prefetch_limit,
+            dense_weight=settings.dense_weight,
+            sparse_weight=settings.sparse_weight,
+        )
+        yield RagPipeline(
+            retriever, make_chat_model(settings, backend), make_reranker(settings, settings.answer_sources)
+        )
+    finally:
+        client.close()
