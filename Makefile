@@ -35,6 +35,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.ingest --output var/bench/ingest.json
+	$(BIN)/heise-rag index build-default
+	$(BIN)/python -m bench.ask --output var/bench/ask.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
