@@ -85,13 +85,21 @@ class VectorStore:
         self._backoff = backoff
 
     def _call(self, fn: Callable[[], T]) -> T:
+        """Run a client call, retrying transient server failures; a dead server is named."""
         for attempt in range(self._retries + 1):
             try:
                 return fn()
             except (ResponseHandlingException, UnexpectedResponse) as exc:
                 status = getattr(exc, "status_code", None)
-                if attempt == self._retries or (status is not None and status < 500):
+                if status is not None and status < 500:
                     raise
+                if attempt == self._retries:
+                    url = self.client.init_options.get("url")
+                    raise StoreUnavailableError(
+                        f"Qdrant unter {url} ist nicht erreichbar ({exc}). Läuft der Server? Sonst "
+                        "HEISE_RAG_QDRANT_URL prüfen oder leeren (eingebetteter Speicher). / "
+                        f"Qdrant at {url} is unreachable."
+                    ) from exc
                 time.sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")
 
