@@ -18,7 +18,7 @@ from qdrant_client import models
 from ingest.chunking import Chunk, Chunker
 from rag.domain import Article, Skipped
 from rag.embeddings import Embedder
-from rag.sparse import GermanBM25
+from rag.sparse import GermanBM25, average_length, tokenize
 from rag.store import DENSE, SPARSE, StoredArticle, VectorStore, article_key, point_id
 
 Outcome = Literal["new", "updated", "unchanged"]
@@ -81,12 +81,12 @@ class Indexer:
         self.flush_chunks = flush_chunks
         self._bm25: GermanBM25 | None = None
 
-    def _ensure_collection(self, first_batch: list[Chunk]) -> GermanBM25:
+    def _ensure_collection(self, first_batch: list[list[str]]) -> GermanBM25:
         """Create the collection on first use, fixing BM25's average length from the first batch."""
         if self._bm25 is not None:
             return self._bm25
         if not self.store.exists():
-            avgdl = GermanBM25(avgdl=1.0).average_length([c.embed_text for c in first_batch])
+            avgdl = average_length(first_batch)
             self.store.create(
                 self.embedder.dim,
                 {"bm25_avgdl": avgdl, "embedding_model": self.embedder.model_name, "dim": self.embedder.dim},
@@ -103,17 +103,18 @@ class Indexer:
 
     def _flush(self, pending: list[tuple[Article, list[Chunk]]], stored: dict[str, StoredArticle]) -> int:
         chunks = [c for _, cs in pending for c in cs]
-        bm25 = self._ensure_collection(chunks)
         texts = [c.embed_text for c in chunks]
+        terms = [tokenize(t) for t in texts]
+        bm25 = self._ensure_collection(terms)
         dense = self.embedder.encode_documents(texts)
         n_of = {article_key(a.source, a.id): len(cs) for a, cs in pending}
         points = [
             models.PointStruct(
                 id=point_id(c.article.source, c.article.id, c.index),
-                vector={DENSE: vec.tolist(), SPARSE: bm25.encode_document(text)},
+                vector={DENSE: vec.tolist(), SPARSE: bm25.encode_terms(doc_terms)},
                 payload=chunk_payload(c, n_of[article_key(c.article.source, c.article.id)]),
             )
-            for c, vec, text in zip(chunks, dense, texts, strict=True)
+            for c, vec, doc_terms in zip(chunks, dense, terms, strict=True)
         ]
         self.store.upsert(points)
         leftovers = [
