@@ -37,6 +37,8 @@ bench: setup
 	$(BIN)/python -m bench.ingest --output var/bench/ingest.json
 	$(BIN)/heise-rag index build-default
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
+	$(BIN)/python -m bench.generation --output var/bench/generation.json
+	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

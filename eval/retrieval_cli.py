@@ -1,4 +1,7 @@
-"""`heise-rag eval retrieval`: score retrieval modes on a question set and write the report."""
+"""`heise-rag eval retrieval`: score retrieval modes on a question set and write the report.
+
+Heavy modules are imported inside the command so that the CLI starts fast.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
 from eval.questions import QuestionSetError, load_questions, load_squad_questions
-from eval.retrieval_eval import EVAL_MODES, evaluate_mode
-from eval.retrieval_report import write_retrieval_report
-from rag.ask_service import make_reranker
-from rag.embeddings import Embedder
-from rag.models.resolve import ModelNotProvisionedError
-from rag.retrieval import make_retriever
 from rag.settings import get_settings
-from rag.store import StoreUnavailableError, VectorStore, open_client
 
 
 def eval_retrieval(
@@ -28,11 +23,21 @@ def eval_retrieval(
     ] = None,
     squad: Annotated[Path | None, typer.Option(help="SQuAD-format file (gold = paragraph).")] = None,
     modes: Annotated[
-        str, typer.Option(help="Comma-separated: " + ", ".join(EVAL_MODES))
+        str, typer.Option(help="Comma-separated: dense, sparse, hybrid, hybrid+rerank")
     ] = "dense,sparse,hybrid",
     k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
 ) -> None:
     """Recall@1/5/10, MRR@10, nDCG@10 with bootstrap CIs and latency per mode."""
+    from tqdm import tqdm
+
+    from eval.retrieval_eval import evaluate_mode
+    from eval.retrieval_report import write_retrieval_report
+    from rag.ask_service import make_reranker
+    from rag.embeddings import Embedder
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.retrieval import make_retriever
+    from rag.store import StoreUnavailableError, VectorStore, open_client
+
     if (questions is None) == (squad is None):
         typer.secho("Fehler: genau eine von --questions oder --squad angeben.", err=True, fg=typer.colors.RED)
         raise typer.Exit(2)

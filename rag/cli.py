@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from tqdm import tqdm
 
-from ingest.pipeline import IngestReport
-from ingest.service import ensure_default_index, ingest_source
-from ingest.sources import SOURCES
+from eval import retrieval_cli
+from rag import cli_ask, cli_ingest, engagement_cli
+from rag.cli_format import human_size, table
 from rag.datafiles import DATA_FILES, DataProvisionError, provision_data
-from rag.index_status import collection_stats
 from rag.models.provision import ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
-from rag.models.resolve import ModelNotProvisionedError
 from rag.settings import get_settings
-from rag.store import StoreUnavailableError, VectorStore, open_client
 
 app = typer.Typer(help="heise-rag: German question answering over heise online news.", no_args_is_help=True)
 models_app = typer.Typer(help="Offline model provisioning.", no_args_is_help=True)
@@ -29,20 +23,10 @@ index_app = typer.Typer(help="The vector index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
 
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    )
+app.command("ask")(cli_ask.ask)
+app.command("ingest")(cli_ingest.ingest)
+index_app.command("build-default")(cli_ingest.index_build_default)
+index_app.command("stats")(cli_ingest.index_stats)
 
 
 @models_app.command("provision")
@@ -66,11 +50,11 @@ def models_list() -> None:
     rows = [("name", "role", "package", "upstream", "licence", "status", "size")]
     for spec in MODELS.values():
         state = model_state(spec, cache)
-        size = _human(state.size_bytes) if state.size_bytes else "-"
+        size = human_size(state.size_bytes) if state.size_bytes else "-"
         rows.append(
             (spec.name, spec.role, spec.package_label, spec.upstream, spec.licence, state.status, size)
         )
-    typer.echo(_table(rows))
+    typer.echo(table(rows))
     typer.echo(f"\ncache: {cache}")
 
 
@@ -94,110 +78,67 @@ def data_list() -> None:
     for item in DATA_FILES:
         present = "yes" if (data_dir / item.path).exists() else "no"
         rows.append((item.path, present, item.licence, item.source))
-    typer.echo(_table(rows))
+    typer.echo(table(rows))
 
 
-def _print_report(report: IngestReport, shown: int = 20) -> None:
-    typer.echo(report.summary())
-    for item in report.skipped[:shown]:
-        typer.echo(f"  übersprungen {item.location}: {item.reason}")
-    if len(report.skipped) > shown:
-        typer.echo(f"  ... und {len(report.skipped) - shown} weitere")
+# The engagement classifier (rag/engagement_cli.py): prediction, training, the report.
+train_app = typer.Typer(help="Fine-tuning.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluation reports.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.command("predict-headline")(engagement_cli.predict_headline)
+train_app.command("classifier")(engagement_cli.train_classifier)
+eval_app.command("classifier")(engagement_cli.eval_classifier)
+eval_app.command("retrieval")(retrieval_cli.eval_retrieval)
+
+# The TGI-compatible generator server (rag/serve/tgi.py); imported lazily, it loads a model.
+serve_app = typer.Typer(help="Servers for CPU machines.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
 
 
-def _progress_bar(label: str) -> tuple[tqdm, Callable[[int, int], None]]:
-    bar = tqdm(desc=label, unit=" Artikel", dynamic_ncols=True)
-    started = time.perf_counter()
-
-    def update(articles: int, chunks: int) -> None:
-        bar.update(articles - bar.n)
-        rate = chunks / max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix(chunks=chunks, chunks_per_s=f"{rate:.1f}")
-
-    return bar, update
-
-
-@app.command("ingest")
-def ingest(
-    source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCES)}.")],
-    location: Annotated[
-        str | None, typer.Argument(help="Path or URL; defaults exist for some sources.")
+@serve_app.command("tgi")
+def serve_tgi(
+    model: Annotated[
+        str | None, typer.Option(help="Provisioned name, folder or hub id (default: the setting).")
     ] = None,
-    collection: Annotated[str | None, typer.Option(help="Target collection (default: the setting).")] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="bitsandbytes-nf4 (4-bit) or bitsandbytes (8-bit).")
+    ] = None,
+    lora_adapters: Annotated[
+        str | None, typer.Option("--lora-adapters", help="name=path,... (select with adapter_id).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    max_input_tokens: Annotated[int | None, typer.Option(help="Default: max_total_tokens - 1.")] = None,
+    max_total_tokens: Annotated[int | None, typer.Option(help="Default: the model's context.")] = None,
+    max_concurrent_requests: Annotated[int, typer.Option(help="More get 429.")] = 16,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="float32 or bfloat16 (default: the setting).")] = None,
 ) -> None:
-    """Ingest a source into the vector index, re-embedding only new or changed articles."""
-    bar, update = _progress_bar(source)
-    try:
-        report = ingest_source(source, location, get_settings(), collection, update)
-    except (ValueError, StoreUnavailableError, ModelNotProvisionedError) as exc:
-        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
-    finally:
-        bar.close()
-    _print_report(report)
-    if report.skipped and not report.new + report.updated + report.unchanged:
-        raise typer.Exit(1)
+    """Serve a model over TGI's HTTP API (/generate, /generate_stream, /v1/chat/completions, ...)."""
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.serve.tgi import parse_lora_adapters, run
 
-
-@index_app.command("build-default")
-def index_build_default() -> None:
-    """Build the default index (heise headlines + 10kGNAD) unless it is already complete."""
-    bars: dict[str, tuple[tqdm, Callable[[int, int], None]]] = {}
-
-    def update(name: str, articles: int, chunks: int) -> None:
-        if name not in bars:
-            bars[name] = _progress_bar(name)
-        bars[name][1](articles, chunks)
-
-    try:
-        reports = ensure_default_index(get_settings(), update)
-    except (StoreUnavailableError, ModelNotProvisionedError) as exc:
-        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
-    finally:
-        for bar, _ in bars.values():
-            bar.close()
-    for report in reports:
-        _print_report(report, shown=5)
-    if not reports:
-        typer.echo(f"default index complete in collection {get_settings().collection!r}")
-
-
-@index_app.command("stats")
-def index_stats(
-    collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
-) -> None:
-    """Points, articles, sources, date range and disk size of a collection."""
     settings = get_settings()
-    name = collection or settings.collection
     try:
-        client = open_client(settings)
-    except StoreUnavailableError as exc:
+        run(
+            model or settings.generator_model,
+            cache_dir=settings.model_cache_dir,
+            host=host,
+            port=port,
+            quantize=quantize,
+            lora_adapters=parse_lora_adapters(lora_adapters),
+            device=settings.device,
+            dtype=dtype or settings.generator_dtype,
+            max_input_tokens=max_input_tokens,
+            max_total_tokens=max_total_tokens,
+            max_concurrent_requests=max_concurrent_requests,
+            threads=threads or settings.generator_threads,
+            log=typer.echo,
+        )
+    except (ValueError, OSError, ModelNotProvisionedError) as exc:
         typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from exc
-    try:
-        store = VectorStore(client, name)
-        if not store.exists():
-            typer.secho(f"collection {name!r} does not exist; run `heise-rag ingest ...`", err=True)
-            raise typer.Exit(1)
-        stats = collection_stats(store, settings)
-    finally:
-        client.close()
-    disk = _human(stats.disk_bytes) if stats.disk_bytes is not None else "n/a (server)"
-    span = (
-        f"{stats.date_min:%Y-%m-%d} .. {stats.date_max:%Y-%m-%d}"
-        if stats.date_min and stats.date_max
-        else "-"
-    )
-    rows = [
-        ("collection", name),
-        ("points", str(stats.points)),
-        ("articles", str(stats.articles)),
-        ("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
-        ("dates", span),
-        ("disk", disk),
-    ]
-    typer.echo(_table(rows))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,43 @@ class Settings(BaseSettings):
     generator_url: str | None = Field(
         default=None, description="TGI or OpenAI-compatible endpoint for the remote backends."
     )
+    generator_quantization: Literal["none", "nf4", "int8"] = Field(
+        default="none", description="`local` backend: bitsandbytes 4-bit NF4 or 8-bit loading, or none."
+    )
+    generator_adapter: str | None = Field(
+        default=None, description="`local` backend: folder (or hub id) of a peft LoRA adapter to apply."
+    )
+    generator_adapter_id: str | None = Field(
+        default=None,
+        description="Remote backends: LoRA adapter served by the server (TGI `adapter_id`, or `model`).",
+    )
+    generator_max_new_tokens: int = Field(default=512, ge=1, description="Most tokens one answer may have.")
+    generator_temperature: float = Field(
+        default=0.0, ge=0.0, description="Sampling temperature; 0 decodes greedily (deterministic)."
+    )
+    generator_tgi_api: Literal["chat", "generate"] = Field(
+        default="chat",
+        description="`tgi` backend: Messages API (server applies the template) or native `generate`.",
+    )
+    generator_remote_model: str = Field(
+        default="tgi", description="`model` sent to OpenAI-compatible servers (vLLM needs its served name)."
+    )
+    generator_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token for the remote generator (TGI endpoint or OpenAI-compatible)."
+    )
+    generator_timeout: float = Field(default=120.0, gt=0, description="Seconds per remote generator request.")
+    generator_retries: int = Field(
+        default=2, ge=0, description="Retries of a remote generator request on connection errors."
+    )
+    generator_dtype: Literal["float32", "bfloat16"] = Field(
+        default="float32",
+        description="Weights dtype for in-process generation; bfloat16 is faster on CPUs with AVX512-BF16.",
+    )
+    generator_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
+    )
 
     @property
     def resolved_data_dir(self) -> Path:

@@ -1,0 +1,238 @@
+"""Generator benchmark: time to first token and tokens/s per backend, p50 over a few runs.
+
+Run with `make bench` (or `python -m bench.generation [--model NAME] [--runs N]`). Every variant
+answers the same short German question with greedy decoding:
+
+- ``local-fp32``, ``local-nf4``, ``local-int8``: the `local` backend in this process (float32, or
+  bitsandbytes 4-bit NF4 / 8-bit loading);
+- ``tgi-chat``, ``tgi-native``, ``openai``: the `tgi` backend (Messages API, native
+  ``/generate_stream``) and the `openai` backend against ``heise-rag serve tgi`` (float32) started
+  as a separate process, i.e. the production topology on one machine;
+- ``local-fp32-long``: the local backend with a RAG-sized prompt (five ~200-token sources), because
+  time to first token grows with the prompt;
+- ``local-fp32-t1``: float32 with one torch thread (``HEISE_RAG_GENERATOR_THREADS=1``): on a machine
+  whose cores are busy with other processes, OpenMP threads waiting for each other cost more than
+  the second core brings;
+- ``local-bf16-t1``: the same in bfloat16 (``HEISE_RAG_GENERATOR_DTYPE=bfloat16``), which this
+  machine's AVX512-BF16 runs about twice as fast for prompt processing.
+
+Per run: time to first token (call to first non-empty chunk), decode rate ((tokens - 1) / time after
+the first token) and end-to-end rate (tokens / total time). One untimed warm-up run precedes each
+variant. The machine is shared: absolute figures vary with its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from rag.generation import make_chat_model
+from rag.generation.engine import unload_engines
+from rag.settings import PROJECT_ROOT, Settings, get_settings
+
+SYSTEM = "Du bist ein hilfreicher Assistent. Antworte auf Deutsch."
+QUESTION = "Was ist ein Router und wofür braucht man ihn zu Hause?"
+SOURCE = (
+    "Der Bundesverband der Verbraucherzentralen hat Router-Hersteller aufgefordert, Sicherheitsupdates "
+    "über mindestens fünf Jahre bereitzustellen. Viele Geräte in deutschen Haushalten laufen mit "
+    "veralteter Firmware, die bekannte Lücken enthält. Angreifer nutzen solche Schwachstellen, um "
+    "Geräte in Botnetze einzubinden oder den Datenverkehr umzuleiten. Das Bundesamt für Sicherheit in "
+    "der Informationstechnik empfiehlt, automatische Updates zu aktivieren, das Standardpasswort zu "
+    "ändern und die Fernwartung abzuschalten, wenn sie nicht gebraucht wird. "
+)
+
+
+def messages(long: bool) -> list[BaseMessage]:
+    if not long:
+        return [SystemMessage(SYSTEM), HumanMessage(QUESTION)]
+    sources = "\n\n".join(f"[{n}] {SOURCE * 2}" for n in range(1, 6))
+    return [SystemMessage(SYSTEM), HumanMessage(f"Quellen:\n{sources}\n\nFrage: {QUESTION}")]
+
+
+def one_run(chat_model: BaseChatModel, prompt: list[BaseMessage]) -> dict[str, float]:
+    started = time.perf_counter()
+    first = None
+    total = None
+    for chunk in chat_model.stream(prompt):
+        if chunk.content and first is None:
+            first = time.perf_counter()
+        total = chunk if total is None else total + chunk
+    ended = time.perf_counter()
+    assert total is not None and first is not None, "no answer"
+    usage = total.usage_metadata or {}
+    tokens = int(usage.get("output_tokens", 0))
+    return {
+        "ttft_s": first - started,
+        "decode_tokens_per_s": (tokens - 1) / (ended - first) if tokens > 1 and ended > first else 0.0,
+        "e2e_tokens_per_s": tokens / (ended - started),
+        "output_tokens": tokens,
+        "input_tokens": int(usage.get("input_tokens", 0)),
+    }
+
+
+def measure(name: str, chat_model: BaseChatModel, runs: int, long: bool = False) -> dict[str, Any]:
+    prompt = messages(long)
+    started = time.perf_counter()
+    if hasattr(chat_model, "warm_up"):
+        chat_model.warm_up()
+    load_s = time.perf_counter() - started
+    chat_model.bind(max_tokens=4).invoke(prompt)  # warm-up, untimed
+    results = [one_run(chat_model, prompt) for _ in range(runs)]
+    summary: dict[str, Any] = {
+        "variant": name,
+        "runs": runs,
+        "warm_up_or_load_s": round(load_s, 2),
+        "torch_threads": torch.get_num_threads() if name.startswith("local") else "server default",
+    }
+    for key in ("ttft_s", "decode_tokens_per_s", "e2e_tokens_per_s"):
+        summary[f"{key}_p50"] = round(statistics.median(r[key] for r in results), 3)
+    summary["output_tokens"] = [r["output_tokens"] for r in results]
+    summary["input_tokens"] = results[0]["input_tokens"]
+    print(
+        f"{name:18} ttft p50 {summary['ttft_s_p50']:6.2f} s   "
+        f"decode {summary['decode_tokens_per_s_p50']:6.2f} tok/s   "
+        f"e2e {summary['e2e_tokens_per_s_p50']:6.2f} tok/s   "
+        f"in {summary['input_tokens']} / out {summary['output_tokens']} tokens   load {load_s:.1f} s",
+        flush=True,
+    )
+    return summary
+
+
+@contextmanager
+def served(model: str, threads: int | None = None, timeout: float = 600) -> Iterator[str]:
+    """`heise-rag serve tgi` in its own process on a free port; yields its URL."""
+    command = [
+        str(Path(sys.executable).parent / "heise-rag"),
+        "serve",
+        "tgi",
+        "--model",
+        model,
+        "--port",
+        "0",
+    ]
+    if threads:
+        command += ["--threads", str(threads)]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                raise RuntimeError(f"the server exited with {process.returncode}")
+            if "ready" in line and "http://" in line:
+                yield line.strip().rsplit(" ", 1)[-1]
+                return
+        raise RuntimeError("the server did not start in time")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run(
+    settings: Settings,
+    model: str,
+    runs: int,
+    max_new_tokens: int,
+    variants: list[str],
+    server_threads: int | None = None,
+) -> list[dict]:
+    base = settings.model_copy(
+        update={
+            "generator_model": model,
+            "generator_max_new_tokens": max_new_tokens,
+            "generator_temperature": 0.0,
+        }
+    )
+    results = []
+    for name, quantization in (("local-fp32", "none"), ("local-nf4", "nf4"), ("local-int8", "int8")):
+        if name in variants:
+            # int8 runs at a fraction of fp32 speed on CPU: one timed run is enough to see it
+            n = 1 if quantization == "int8" else runs
+            chat_model = make_chat_model(
+                base.model_copy(update={"generator_quantization": quantization}), "local"
+            )
+            results.append(measure(name, chat_model, n))
+            if name == "local-fp32" and "local-fp32-long" in variants:
+                results.append(measure("local-fp32-long", chat_model, runs, long=True))
+            unload_engines()
+    for name, dtype in (("local-fp32-t1", "float32"), ("local-bf16-t1", "bfloat16")):
+        if name not in variants:
+            continue
+        default_threads = torch.get_num_threads()
+        update = {"generator_threads": 1, "generator_dtype": dtype}
+        chat_model = make_chat_model(base.model_copy(update=update), "local")
+        results.append(measure(name, chat_model, runs))
+        if "local-fp32-long" in variants:
+            results.append(measure(f"{name}-long", chat_model, runs, long=True))
+        torch.set_num_threads(default_threads)
+        unload_engines()
+    remote = [v for v in ("tgi-chat", "tgi-native", "openai") if v in variants]
+    if remote:
+        with served(model, server_threads) as url:
+            for name in remote:
+                backend = "openai" if name == "openai" else "tgi"
+                api = "generate" if name == "tgi-native" else "chat"
+                update = {"generator_backend": backend, "generator_url": url, "generator_tgi_api": api}
+                label = f"{name}-t{server_threads}" if server_threads else name
+                results.append(measure(label, make_chat_model(base.model_copy(update=update)), runs))
+    return results
+
+
+VARIANTS = [
+    "local-fp32",
+    "local-fp32-long",
+    "local-fp32-t1",
+    "local-bf16-t1",
+    "local-nf4",
+    "local-int8",
+    "tgi-chat",
+    "tgi-native",
+    "openai",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="default: the generator_model setting")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help=f"comma-separated subset of {VARIANTS}"
+    )
+    parser.add_argument("--server-threads", type=int, default=None, help="torch threads of the server")
+    parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
+    args = parser.parse_args()
+    settings = get_settings()
+    model = args.model or settings.generator_model
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants: {unknown}")
+    print(f"model {model}, greedy, {args.max_new_tokens} new tokens, p50 of {args.runs} runs", flush=True)
+    results = run(settings, model, args.runs, args.max_new_tokens, variants, args.server_threads)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        report = {"model": model, "max_new_tokens": args.max_new_tokens, "results": results}
+        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

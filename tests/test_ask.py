@@ -1,0 +1,141 @@
+"""The ask path end to end: real index (Qdrant local mode), real encoder, real local generator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ingest.service import make_indexer
+from rag.answer import Answer
+from rag.ask_service import open_pipeline
+from rag.chain import AskOptions
+from rag.cli import app
+from rag.domain import Article
+from rag.settings import Settings, get_settings
+from rag.store import VectorStore, open_client
+
+runner = CliRunner()
+ARTICLES = [
+    Article(
+        id="6315605",
+        title="Exchange-Server: Jahr-2022-Fehler stoppt die Mailzustellung",
+        body="Ein Datumsfehler im Malware-Scanner hält seit Neujahr E-Mails in Exchange-Warteschlangen fest. "
+        "Microsoft hat ein Skript veröffentlicht, das den Fehler behebt.",
+        published_at=datetime(2022, 1, 2, 9, tzinfo=UTC),
+        source="heise",
+    ),
+    Article(
+        id="7000001",
+        title="Raspberry Pi 5 kommt mit schnellerem Prozessor",
+        body="Der neue Raspberry Pi ist deutlich schneller als sein Vorgänger.",
+        published_at=datetime(2023, 9, 28, 9, tzinfo=UTC),
+        source="heise",
+    ),
+]
+
+
+@pytest.fixture
+def ask_env(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, provisioned: Callable[[str], Path]
+) -> Settings:
+    """A two-article index built with the small encoder; the tiny random LLM answers (fast, nonsense)."""
+    provisioned("all-minilm-l6-v2")
+    provisioned("tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "6")
+    get_settings.cache_clear()
+    settings = get_settings()
+    client = open_client(settings)
+    make_indexer(settings, VectorStore(client, settings.collection)).ingest(ARTICLES)
+    client.close()
+    return settings
+
+
+def test_stream_yields_tokens_then_an_answer_with_sources_filters_and_timings(ask_env: Settings) -> None:
+    with open_pipeline(ask_env) as pipeline:
+        pipeline.today = lambda: date(2026, 11, 27)
+        events = list(pipeline.stream("Was war Anfang 2022 mit Exchange los?", AskOptions(k=2)))
+    *tokens, answer = events
+    assert tokens and all(isinstance(t, str) for t in tokens)
+    assert isinstance(answer, Answer)
+    assert answer.text == "".join(tokens).strip() or answer.citations == []
+    assert [s.number for s in answer.sources] == [1]  # the date filter leaves the 2022 article only
+    assert answer.sources[0].article_id == "6315605"
+    assert (answer.filters.date_from, answer.filters.date_to) == (date(2022, 1, 1), date(2022, 4, 30))
+    assert answer.filters.detected_text == "Anfang 2022"
+    assert {"embed", "search", "generate", "first_token", "total"} <= answer.timings.keys()
+
+
+def test_explicit_dates_override_the_detected_ones(ask_env: Settings) -> None:
+    with open_pipeline(ask_env) as pipeline:
+        answer = pipeline.ask(
+            "Was war Anfang 2022?", AskOptions(date_from=date(2023, 1, 1), date_to=date(2023, 12, 31))
+        )
+    assert [s.article_id for s in answer.sources] == ["7000001"]
+    assert answer.filters.detected_text == ""
+
+
+def test_cli_streams_and_lists_sources(ask_env: Settings) -> None:
+    result = runner.invoke(app, ["ask", "Was war Anfang 2022 mit Exchange los?"])
+    assert result.exit_code == 0, result.output
+    assert "Quellen:" in result.output and "Exchange-Server" in result.output
+    assert "Zeitraum aus der Frage ('Anfang 2022')" in result.output
+
+
+def test_cli_json(ask_env: Settings) -> None:
+    result = runner.invoke(
+        app, ["ask", "Raspberry Pi Prozessor", "--json", "--no-date-detection", "--k", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["sources"][0]["article_id"] == "7000001" and "first_token" in answer["timings"]
+
+
+def test_english_question_gets_a_notice(ask_env: Settings) -> None:
+    result = runner.invoke(app, ["ask", "What is the problem with the Exchange server?"])
+    assert result.exit_code == 0, result.output
+    assert "Hinweis: Die Frage scheint englisch zu sein" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "Bitte eine Frage eingeben."),
+        (["ask", "Warum " * 10_000], "Die Frage ist zu lang (60000 Zeichen, höchstens 2000)."),
+        (["ask", "?!? ..."], "Die Frage enthält keine Wörter."),
+        (["ask", "Exchange", "--from", "2019-01-01", "--to", "2019-12-31"], "keine Artikel gefunden"),
+        (["ask", "Exchange", "--mode", "fuzzy"], "unbekannter Modus 'fuzzy'"),
+    ],
+)
+def test_bad_questions_get_a_german_message_and_a_non_zero_exit(
+    ask_env: Settings, args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_collection_is_explained(ask_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEISE_RAG_COLLECTION", "leer")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["ask", "Exchange?"])
+    assert result.exit_code == 1
+    assert "Die Sammlung 'leer' gibt es noch nicht" in result.output
+
+
+def test_unreachable_qdrant_and_tgi_are_named(ask_env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    tgi = runner.invoke(app, ["ask", "Exchange?", "--backend", "tgi"])
+    assert tgi.exit_code == 1 and "http://127.0.0.1:9" in tgi.output and "nicht erreichbar" in tgi.output
+    monkeypatch.setenv("HEISE_RAG_QDRANT_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    qdrant = runner.invoke(app, ["ask", "Exchange?"])
+    assert qdrant.exit_code == 1 and "Qdrant unter http://127.0.0.1:9 ist nicht erreichbar" in qdrant.output
