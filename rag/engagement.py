@@ -1,0 +1,177 @@
+"""Headline engagement: the probability that a heise headline draws many comments (> 50).
+
+Why this shape: the classifier is the provisioned E5 encoder plus a LoRA adapter and a small head
+(a few MB, committed under ``finetune/artifacts``); the predictor loads base, adapter and head once,
+merges the adapter into the base weights (no adapter overhead per call), and applies the temperature
+fitted on development data, so the probability it reports is calibrated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerBase
+from transformers.utils import logging as transformers_logging
+
+from rag.models.resolve import resolve_model
+from rag.settings import Settings
+
+INFO_FILE = "classifier.json"
+ADAPTER_FILE = "adapter_model.safetensors"
+QUERY_PREFIX = "query: "  # E5 expects a prefix on every input; "query: " is its choice for classifiers
+MAX_HEADLINE_CHARS = 300  # real heise headlines have at most 80; longer input is not a headline
+LABEL_GOOD, LABEL_BAD = "good", "bad"
+
+
+class HeadlineError(ValueError):
+    """A headline the classifier cannot judge; the message is German, for the editor."""
+
+
+def validate_headline(text: object) -> str:
+    """The stripped headline, or a HeadlineError saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise HeadlineError(f"Schlagzeile muss Text sein, nicht {type(text).__name__}")
+    headline = " ".join(text.split())
+    if not headline:
+        raise HeadlineError("Schlagzeile ist leer")
+    if len(headline) > MAX_HEADLINE_CHARS:
+        raise HeadlineError(
+            f"Schlagzeile ist zu lang ({len(headline)} Zeichen, höchstens {MAX_HEADLINE_CHARS}); "
+            "heise-Schlagzeilen haben bis zu 80 Zeichen"
+        )
+    if not any(ch.isalnum() for ch in headline):
+        raise HeadlineError("Schlagzeile enthält keine Buchstaben oder Ziffern (nur Emoji/Satzzeichen?)")
+    return headline
+
+
+@dataclass(frozen=True)
+class ClassifierInfo:
+    """What the predictor needs beside the adapter, stored as ``classifier.json`` in the artifact."""
+
+    base_model: str
+    max_length: int
+    temperature: float
+    split: str
+    training: dict[str, Any] = field(default_factory=dict)  # TrainResult.summary() of the run
+
+    def save(self, folder: Path) -> None:
+        (folder / INFO_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> ClassifierInfo:
+        path = folder / INFO_FILE
+        if not path.exists() or not (folder / ADAPTER_FILE).exists():
+            raise FileNotFoundError(
+                f"no engagement classifier in {folder} (needs {INFO_FILE} and {ADAPTER_FILE}); "
+                "train one with `heise-rag train classifier` or set HEISE_RAG_CLASSIFIER_MODEL"
+            )
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+class Prediction(NamedTuple):
+    """Calibrated probability of many comments and the label at the 0.5 threshold."""
+
+    p_many_comments: float
+    label: str
+
+
+def tokenize(
+    tokenizer: PreTrainedTokenizerBase, headlines: Sequence[str], max_length: int
+) -> dict[str, torch.Tensor]:
+    """Padded ids and attention masks with the E5 prefix; training and inference share this."""
+    return tokenizer(
+        [QUERY_PREFIX + text for text in headlines],
+        max_length=max_length,
+        truncation=True,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def load_classifier(
+    folder: Path, model_cache_dir: Path, device: str = "cpu"
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ClassifierInfo]:
+    """Base encoder + adapter + head from ``folder``, merged into one plain model in eval mode."""
+    from peft import PeftModel  # imported here: peft pulls in bitsandbytes, slow for the CLI's --help
+
+    info = ClassifierInfo.load(folder)
+    base_folder = resolve_model(info.base_model, model_cache_dir)
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()  # the base lacks pooler and head: the adapter brings them
+    try:
+        base = AutoModelForSequenceClassification.from_pretrained(base_folder, num_labels=2)
+    finally:
+        transformers_logging.set_verbosity(level)
+    model = PeftModel.from_pretrained(base, str(folder)).merge_and_unload()
+    return model.to(device).eval(), AutoTokenizer.from_pretrained(base_folder), info
+
+
+class EngagementPredictor:
+    """Loads the classifier once (lazily) and predicts batches of headlines."""
+
+    def __init__(
+        self, folder: Path, *, model_cache_dir: Path, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        self.folder = folder
+        self._model_cache_dir = model_cache_dir
+        self._device = device
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngagementPredictor:
+        return cls(
+            settings.classifier_model,
+            model_cache_dir=settings.model_cache_dir,
+            device=settings.device,
+            batch_size=settings.embed_batch_size,
+        )
+
+    @cached_property
+    def _loaded(self) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ClassifierInfo]:
+        return load_classifier(self.folder, self._model_cache_dir, self._device)
+
+    @property
+    def info(self) -> ClassifierInfo:
+        return self._loaded[2]
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first prediction."""
+        _ = self._loaded
+
+    @torch.inference_mode()
+    def log_odds(self, headlines: Sequence[str]) -> np.ndarray:
+        """Uncalibrated log-odds of "good" for already validated headlines, batched by length."""
+        model, tokenizer, info = self._loaded
+        order = sorted(range(len(headlines)), key=lambda i: len(headlines[i]))
+        scores = np.zeros(len(headlines))
+        for first in range(0, len(order), self.batch_size):
+            rows = order[first : first + self.batch_size]
+            batch = tokenize(tokenizer, [headlines[i] for i in rows], info.max_length).to(self._device)
+            logits = model(**batch).logits.float()
+            scores[rows] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
+        return scores
+
+    def predict(self, headlines: Sequence[str]) -> list[Prediction]:
+        """One calibrated prediction per headline; a bad headline raises HeadlineError naming it."""
+        cleaned = []
+        for number, text in enumerate(headlines, start=1):
+            try:
+                cleaned.append(validate_headline(text))
+            except HeadlineError as exc:
+                raise HeadlineError(f"Schlagzeile {number}: {exc}") from None
+        if not cleaned:
+            return []
+        p = 1.0 / (1.0 + np.exp(-self.log_odds(cleaned) / self.info.temperature))
+        return [Prediction(float(v), LABEL_GOOD if v >= 0.5 else LABEL_BAD) for v in p]
+
+    def rank(self, headlines: Sequence[str]) -> list[tuple[str, Prediction]]:
+        """Alternative headlines for one article, most likely to be discussed first."""
+        scored = zip(headlines, self.predict(headlines), strict=True)
+        return sorted(scored, key=lambda pair: pair[1].p_many_comments, reverse=True)

@@ -1,0 +1,182 @@
+"""CLI commands of the engagement classifier: `predict-headline`, `train classifier`, `eval classifier`.
+
+Why a module of its own: `rag.cli` only registers these; training and the report import torch,
+peft and scikit-learn, which are loaded inside the commands so `heise-rag --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from finetune.classifier_config import TrainConfig
+from rag.settings import PROJECT_ROOT, get_settings
+
+REPORT_DIR = PROJECT_ROOT / "reports" / "classifier"
+DEFAULTS = TrainConfig()
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"Fehler: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def predict_headline(
+    headlines: Annotated[
+        list[str] | None,
+        typer.Argument(help="Eine Schlagzeile; mehrere: Alternativen, nach Wahrscheinlichkeit sortiert."),
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input", "-i", help="CSV mit einer Spalte 'headline'.")
+    ] = None,
+    output_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Ziel-CSV (alle Spalten + p_good, label); ohne: Standardausgabe."
+        ),
+    ] = None,
+) -> None:
+    """Predict whether headlines draw many comments (> 50): p_good and label good/bad."""
+    from rag.engagement import EngagementPredictor, HeadlineError
+    from rag.engagement_csv import CsvInputError, predict_csv, predict_csv_file
+    from rag.models.resolve import ModelNotProvisionedError
+
+    if bool(headlines) == bool(input_file):
+        raise _fail("entweder Schlagzeile(n) oder --input DATEI angeben", code=2)
+    predictor = EngagementPredictor.from_settings(get_settings())
+    try:
+        if input_file is not None:
+            if output_file is None:
+                report = predict_csv(predictor, input_file, sys.stdout)
+            else:
+                report = predict_csv_file(predictor, input_file, output_file)
+            typer.echo(report.summary(), err=True)
+            for line, reason in report.skipped:
+                typer.echo(f"  Zeile {line}: {reason}", err=True)
+            if report.skipped and not report.predicted:
+                raise typer.Exit(1)
+            return
+        assert headlines is not None
+        ranked = predictor.rank(headlines)
+    except (HeadlineError, CsvInputError, FileNotFoundError, ModelNotProvisionedError) as exc:
+        raise _fail(str(exc)) from exc
+    if len(ranked) == 1:
+        _, (p, label) = ranked[0]
+        verdict = "viele Kommentare erwartet" if label == "good" else "wenige Kommentare erwartet"
+        typer.echo(f"p_good = {p:.3f}  label = {label}  ({verdict})")
+        return
+    typer.echo("Rang  p_good  label  Schlagzeile")
+    for rank, (text, (p, label)) in enumerate(ranked, start=1):
+        typer.echo(f"{rank:>4}  {p:6.3f}  {label:<5}  {text}")
+
+
+def train_classifier(
+    split: Annotated[str, typer.Option(help="reference (random 75/25, seed 42) or time (latest months).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Artifact folder; default: HEISE_RAG_CLASSIFIER_MODEL (reference) or var/classifier/time."
+        ),
+    ] = None,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")
+    ] = DEFAULTS.epochs,
+    top_layers: Annotated[
+        int, typer.Option(min=1, max=12, help="Encoder layers that get LoRA.")
+    ] = DEFAULTS.top_layers,
+    lora_rank: Annotated[int, typer.Option(min=1)] = DEFAULTS.lora_rank,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = DEFAULTS.learning_rate,
+    limit: Annotated[int | None, typer.Option(min=20, help="Use a random sample of this many rows.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
+    report_dir: Annotated[Path, typer.Option(help="Where the training curve PNG goes.")] = REPORT_DIR,
+) -> None:
+    """Fine-tune the E5 encoder with LoRA on one split; save adapter, head, classifier.json, card."""
+    import torch
+
+    from eval.classifier_plots import plot_training_curve
+    from finetune.classifier_training import fine_tune
+    from finetune.headline_data import HEADLINES_FILE, SPLITS, load_headlines, make_split
+    from finetune.model_card import write_model_card
+    from rag.engagement import ClassifierInfo
+
+    if split not in SPLITS:
+        raise _fail(f"unbekannter Split {split!r} ({', '.join(SPLITS)})", code=2)
+    settings = get_settings()
+    target = output or (
+        settings.classifier_model if split == "reference" else settings.var_dir / "classifier" / "time"
+    )
+    device = device or ("cuda" if torch.cuda.is_available() else settings.device)
+    config = TrainConfig(
+        epochs=epochs,
+        top_layers=top_layers,
+        lora_rank=lora_rank,
+        lora_alpha=2 * lora_rank,
+        learning_rate=learning_rate,
+        device=device,
+    )
+    frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)
+    if limit is not None:
+        frame = frame.sample(n=min(limit, len(frame)), random_state=config.seed).sort_index()
+    result = fine_tune(
+        frame,
+        split,
+        config,
+        output=target,
+        model_cache_dir=settings.model_cache_dir,
+        encoder_cache_dir=settings.var_dir / "cache" / "classifier",
+    )
+    command = (
+        f"heise-rag train classifier --split {split} --epochs {epochs} --top-layers {top_layers} "
+        f"--lora-rank {lora_rank} --learning-rate {learning_rate:g}"
+        + (f" --limit {limit}" if limit is not None else "")
+    )
+    write_model_card(
+        target,
+        ClassifierInfo.load(target),
+        make_split(frame.reset_index(drop=True), split),
+        command,
+        result.seconds["frozen_pass"],
+    )
+    curve = report_dir / f"training-curve-{split}.png"
+    plot_training_curve([vars(r) for r in result.history], curve, f"E5 + LoRA, {split} split")
+    t = result.test
+    typer.echo(
+        f"{split}: test accuracy {t.accuracy:.3f}, macro F1 {t.macro_f1:.3f}, ROC-AUC {t.roc_auc:.3f}, "
+        f"ECE {t.ece:.3f} -> {t.ece_calibrated:.3f} (T={result.temperature:.2f}); "
+        f"{result.seconds['total'] / 60:.1f} min; saved to {target}, curve {curve}"
+    )
+
+
+def eval_classifier(
+    out_dir: Annotated[Path, typer.Option(help="Report folder.")] = REPORT_DIR,
+    time_model: Annotated[
+        Path | None, typer.Option(help="Classifier trained on the time split; default var/classifier/time.")
+    ] = None,
+) -> None:
+    """Score all models (baselines and fine-tuned) on both splits; write Markdown, JSON and plots."""
+    from eval.classifier_report import build_report
+    from finetune.headline_data import HEADLINES_FILE, SplitName, load_headlines
+    from rag.engagement import INFO_FILE
+
+    settings = get_settings()
+    candidates: dict[SplitName, Path] = {
+        "reference": settings.classifier_model,
+        "time": time_model or settings.var_dir / "classifier" / "time",
+    }
+    artifacts = {split: folder for split, folder in candidates.items() if (folder / INFO_FILE).exists()}
+    for split in candidates.keys() - artifacts.keys():
+        typer.echo(
+            f"no fine-tuned classifier for the {split} split in {candidates[split]}: baselines only", err=True
+        )
+    path = build_report(
+        load_headlines(settings.resolved_data_dir / HEADLINES_FILE),
+        artifacts,
+        out_dir=out_dir,
+        model_cache_dir=settings.model_cache_dir,
+        encoder_cache_dir=settings.var_dir / "cache" / "classifier",
+        device=settings.device,
+    )
+    typer.echo(f"report written to {path}")

@@ -1,0 +1,89 @@
+"""Fine-tuning: the cached-layer shortcut is exact, and training runs end to end on a tiny slice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoTokenizer
+from typer.testing import CliRunner
+
+from eval.classifier_metrics import evaluate
+from finetune.classifier_config import TrainConfig
+from finetune.classifier_training import build_model, length_grouped_batches
+from finetune.encoder_cache import encode_headlines, layer_range
+from finetune.headline_data import HEADLINES_FILE, load_headlines, make_split
+from rag.cli import app
+from rag.engagement import EngagementPredictor, tokenize
+from rag.settings import Settings, get_settings
+
+HEADLINES = ["Apple stellt neues iPhone vor", "Bundestag beschließt Gesetz zur Chatkontrolle", "Test"]
+
+
+def test_length_grouped_batches_cover_every_row_once() -> None:
+    lengths = list(np.random.default_rng(1).integers(3, 40, size=203))
+    batches = list(length_grouped_batches(lengths, 16, np.random.default_rng(0), group=4))
+    assert sorted(i for b in batches for i in b) == list(range(203))
+    assert max(len(b) for b in batches) == 16
+
+
+@pytest.mark.slow
+def test_top_layers_on_cached_states_equal_the_full_model(provisioned: Callable[[str], Path]) -> None:
+    folder = str(provisioned("multilingual-e5-small"))
+    torch.manual_seed(0)
+    model = build_model(folder, TrainConfig(top_layers=3))
+    with torch.no_grad():  # LoRA B starts at zero; make the adapters matter
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    with model.disable_adapter():
+        encoded = encode_headlines(model.base_model.model, tokenizer, HEADLINES, start=9, max_length=48)
+    model.eval()
+    with torch.inference_mode():
+        full = model(**tokenize(tokenizer, HEADLINES, 48)).logits
+        states, mask = encoded.batch([0, 1, 2])
+        with layer_range(model.base_model.model.bert, 9, 12, from_hidden=True):
+            top = model(inputs_embeds=states, attention_mask=mask).logits
+    assert torch.allclose(full, top, atol=1e-5)
+    assert len(model.base_model.model.bert.encoder.layer) == 12  # restored after the context
+
+
+@pytest.mark.slow
+def test_training_runs_end_to_end_on_a_tiny_slice(
+    settings: Settings, provisioned: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provisioned("multilingual-e5-small")
+    monkeypatch.setenv("HEISE_RAG_DATA_DIR", str(settings.resolved_data_dir))
+    monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    out = tmp_path / "model"
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["train", "classifier", "--split", "time", "--limit", "80", "--epochs", "2", "--top-layers", "1",
+             "--output", str(out), "--report-dir", str(tmp_path / "report")],
+        )  # fmt: skip
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "time: test accuracy" in result.output
+    assert {p.name for p in out.iterdir()} == {
+        "adapter_config.json", "adapter_model.safetensors", "classifier.json", "MODEL_CARD.md"
+    }  # fmt: skip
+    assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "heise-rag train classifier --split time --epochs 2 --top-layers 1" in card
+    assert (tmp_path / "report" / "training-curve-time.png").stat().st_size > 10_000
+    # the saved adapter, pooler and head, merged by the predictor, score the test part as in training
+    predictor = EngagementPredictor(out, model_cache_dir=settings.model_cache_dir)
+    frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)
+    test = make_split(frame.sample(n=80, random_state=42).sort_index().reset_index(drop=True), "time").test
+    recorded = predictor.info.training["test"]
+    measured = evaluate(test.label.to_numpy(), predictor.log_odds(test.headline.tolist()), 1.0)
+    assert measured.roc_auc == pytest.approx(recorded["roc_auc"], abs=1e-6)  # type: ignore[index]
+    assert measured.confusion == tuple(map(tuple, recorded["confusion"]))  # type: ignore[index]
+    assert predictor.info.split == "time" and predictor.info.temperature > 0
