@@ -73,6 +73,14 @@ def read_location(location: str | os.PathLike[str], *, timeout: float = TIMEOUT_
     return payload
 
 
+def read_text(name: str) -> str | Skipped:
+    """The decoded text of a whole input, or one ``Skipped`` naming it when it cannot be read."""
+    try:
+        return decode_text(read_location(name).data)
+    except UnreadableLocation as err:
+        return Skipped(location=name, reason=str(err))
+
+
 def decode_text(data: bytes) -> str:
     """UTF-8 text that keeps undecodable bytes as surrogates, so only the record holding them is lost."""
     return data.decode("utf-8-sig", errors="surrogateescape")

@@ -15,11 +15,9 @@ from urllib.parse import urlsplit
 
 from ingest.sources.base import (
     SourceItem,
-    UnreadableLocation,
     build_article,
     csv_rows,
-    decode_text,
-    read_location,
+    read_text,
 )
 from rag.domain import Skipped
 
@@ -85,10 +83,9 @@ def _article(fields: list[str], article_id: str, where: str) -> SourceItem:
 def read_gnad(location: str | os.PathLike[str]) -> Iterator[SourceItem]:
     """One article per row (id ``10kgnad-<file stem>-<line>``), ``Skipped`` (``file:line``) per bad row."""
     name = os.fspath(location)
-    try:
-        text = decode_text(read_location(name).data)
-    except UnreadableLocation as err:
-        yield Skipped(location=name, reason=str(err))
+    text = read_text(name)
+    if isinstance(text, Skipped):
+        yield text
         return
     stem = PurePosixPath(urlsplit(name).path).name.split(".")[0]
     for row in csv_rows(name, text, delimiter=";", quotechar="'"):

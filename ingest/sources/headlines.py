@@ -15,12 +15,10 @@ from datetime import datetime
 from ingest.sources.base import (
     FirstSeen,
     SourceItem,
-    UnreadableLocation,
     as_aware,
     build_article,
     csv_rows,
-    decode_text,
-    read_location,
+    read_text,
 )
 from rag.domain import Skipped
 
@@ -80,10 +78,9 @@ def _article(fields: list[str], columns: dict[str, int], width: int, where: str)
 def read_headlines(location: str | os.PathLike[str]) -> Iterator[SourceItem]:
     """One article per row, ``Skipped`` (``file:line``) for each bad row and each repeated id."""
     name = os.fspath(location)
-    try:
-        text = decode_text(read_location(name).data)
-    except UnreadableLocation as err:
-        yield Skipped(location=name, reason=str(err))
+    text = read_text(name)
+    if isinstance(text, Skipped):
+        yield text
         return
     rows = csv_rows(name, text)
     header = next(rows, None)

@@ -15,9 +15,7 @@ from pydantic import ValidationError
 from ingest.sources.base import (
     FirstSeen,
     SourceItem,
-    UnreadableLocation,
-    decode_text,
-    read_location,
+    read_text,
     screen,
     text_problem,
     validation_reason,
@@ -28,10 +26,9 @@ from rag.domain import Article, Skipped
 def read_jsonl(location: str | os.PathLike[str]) -> Iterator[SourceItem]:
     """One article per non-blank line; ``Skipped`` (``file:line``) with pydantic's reason per bad line."""
     name = os.fspath(location)
-    try:
-        text = decode_text(read_location(name).data)
-    except UnreadableLocation as err:
-        yield Skipped(location=name, reason=str(err))
+    text = read_text(name)
+    if isinstance(text, Skipped):
+        yield text
         return
     keep_first = FirstSeen()
     # Split on "\n" only: JSON strings may hold U+2028 and other characters str.splitlines breaks at.

@@ -8,17 +8,16 @@ from typing import Any, Literal
 
 import torch
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.messages.ai import UsageMetadata
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 from rag.generation.engine import Engine, SamplingParams, load_engine
 from rag.generation.errors import GeneratorError
 from rag.generation.messages import to_chat_dicts
 from rag.generation.stops import StopTrimmer
+from rag.generation.streaming import StreamingChatModel
 
 # The name a configured LoRA adapter gets inside the peft model.
 LOCAL_ADAPTER = "adapter"
@@ -32,7 +31,7 @@ def usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
     )
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(StreamingChatModel):
     """A provisioned instruct model (or folder / hub id) answering through its chat template.
 
     Greedy unless ``temperature > 0``; optional bitsandbytes NF4/int8 loading and a peft LoRA
@@ -135,12 +134,3 @@ class LocalChatModel(BaseChatModel):
         if run_manager and tail:
             run_manager.on_llm_new_token(tail, chunk=chunk)
         yield chunk
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))

@@ -30,10 +30,8 @@ from huggingface_hub import InferenceClient
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError, TextGenerationError
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field, SecretStr
 
 from rag.generation.engine import FALLBACK_CHAT_TEMPLATE
@@ -41,6 +39,7 @@ from rag.generation.errors import GeneratorError, GeneratorUnavailableError
 from rag.generation.local import FINISH_REASONS, usage
 from rag.generation.messages import to_chat_dicts
 from rag.generation.stops import StopTrimmer
+from rag.generation.streaming import StreamingChatModel
 from rag.models.resolve import resolve_model
 
 # Sent instead of a token when none is configured, so the client never falls back to the locally
@@ -71,7 +70,7 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-class TGIChatModel(BaseChatModel):
+class TGIChatModel(StreamingChatModel):
     """Chat model for a TGI server (or the project's own TGI-compatible server)."""
 
     base_url: str
@@ -290,12 +289,3 @@ class TGIChatModel(BaseChatModel):
         if run_manager and tail:
             run_manager.on_llm_new_token(tail, chunk=chunk)
         yield chunk
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
