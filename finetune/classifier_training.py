@@ -23,13 +23,13 @@ import pandas as pd
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from tqdm import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from eval.classifier_metrics import ClassifierMetrics, evaluate, fit_temperature, log_loss
 from finetune.classifier_config import TrainConfig
 from finetune.encoder_cache import EncodedHeadlines, cached_encode, layer_range
 from finetune.headline_data import HeadlineSplit, SplitName, make_split
-from rag.engagement import ClassifierInfo, load_classifier
+from rag.engagement import ClassifierInfo, base_classifier, load_classifier
 from rag.models.resolve import resolve_model
 
 LORA_TARGETS = (
@@ -94,7 +94,7 @@ def length_grouped_batches(
 
 def build_model(base_folder: str, config: TrainConfig) -> PeftModel:
     """The base encoder as a 2-class sequence classifier with LoRA in its top layers."""
-    base = AutoModelForSequenceClassification.from_pretrained(base_folder, num_labels=2)
+    base = base_classifier(base_folder)
     n_layers = base.config.num_hidden_layers
     if not 1 <= config.top_layers <= n_layers:
         raise ValueError(f"top_layers must be within 1..{n_layers}, got {config.top_layers}")

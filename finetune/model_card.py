@@ -38,7 +38,7 @@ def write_model_card(
         f"  projections of the top {config['top_layers']} of 12 layers; everything else frozen.",
         f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the logits before the",
         "  softmax.",
-        "- Files: " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e6:.2f} MB)" for p in files) + ".",
+        "- Files: " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e3:,.0f} kB)" for p in files) + ".",
         "",
         "## Data and split",
         "",
@@ -78,6 +78,8 @@ def write_model_card(
         f"| {t['accuracy']:.3f} | {t['macro_f1']:.3f} | {t['roc_auc']:.3f} | {t['ece']:.3f} | "
         f"{t['ece_calibrated']:.3f} |",
         "",
+        "Figures in float32. The predictor serves bfloat16 weights on a CPU with native bf16",
+        "(`HEISE_RAG_CLASSIFIER_DTYPE=auto`); `make bench` measures speed and accuracy of both dtypes.",
         "All models and both splits: `reports/classifier/README.md`.",
         "",
         "## Reproduce",

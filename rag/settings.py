@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "finetune" / "artifacts" / "engagement-classifier",
         description="Headline-engagement classifier: folder with the LoRA adapter, head and classifier.json.",
     )
+    classifier_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Classifier weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
+    )
 
     chunk_tokens: int = Field(
         default=256, ge=32, description="Token budget of one embedded chunk (title included)."

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from finetune.headline_data import HEADLINES_FILE, load_headlines, make_split
@@ -17,6 +18,7 @@ from rag.engagement import (
     EngagementPredictor,
     HeadlineError,
     Prediction,
+    inference_dtype,
     validate_headline,
 )
 from rag.engagement_csv import CsvInputError, predict_csv_file
@@ -47,6 +49,12 @@ def predictor(settings: Settings, provisioned: Callable[[str], Path]) -> Engagem
 def test_bad_headlines_get_a_clear_german_message(text: object, message: str) -> None:
     with pytest.raises(HeadlineError, match=re.escape(message)):
         validate_headline(text)
+
+
+def test_inference_dtype_follows_the_setting() -> None:
+    assert inference_dtype("float32", "cpu") == torch.float32
+    assert inference_dtype("bfloat16", "cpu") == torch.bfloat16
+    assert inference_dtype("auto", "cuda") == torch.float32  # auto only picks bf16 for a capable CPU
 
 
 def test_headline_whitespace_is_normalized() -> None:
