@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from langchain_core.language_models import BaseChatModel
+
 from rag.chain import EmptyIndexError, RagPipeline
 from rag.embeddings import Embedder
 from rag.generation import make_chat_model
@@ -26,6 +28,36 @@ def make_reranker(settings: Settings, top_n: int) -> CrossEncoderReranker | None
     )
 
 
+def build_pipeline(
+    settings: Settings,
+    store: VectorStore,
+    embedder: Embedder | None = None,
+    chat_model: BaseChatModel | None = None,
+    reranker: CrossEncoderReranker | None = None,
+    backend: str | None = None,
+) -> RagPipeline:
+    """A pipeline over an open store; the app passes its once-per-process models, the CLI none."""
+    if not store.exists():
+        raise EmptyIndexError(
+            f"Die Sammlung {store.collection!r} gibt es noch nicht. Bitte zuerst Artikel aufnehmen, "
+            "z. B. mit `heise-rag index build-default`."
+        )
+    retriever = make_retriever(
+        store,
+        embedder or Embedder.from_settings(settings),
+        k=settings.retrieval_candidates,
+        dense_limit=settings.prefetch_limit,
+        sparse_limit=settings.prefetch_limit,
+        dense_weight=settings.dense_weight,
+        sparse_weight=settings.sparse_weight,
+    )
+    return RagPipeline(
+        retriever,
+        chat_model or make_chat_model(settings, backend),
+        reranker or make_reranker(settings, settings.answer_sources),
+    )
+
+
 @contextmanager
 def open_pipeline(
     settings: Settings, backend: str | None = None, collection: str | None = None
@@ -34,22 +66,6 @@ def open_pipeline(
     client = open_client(settings)
     try:
         store = VectorStore(client, collection or settings.collection)
-        if not store.exists():
-            raise EmptyIndexError(
-                f"Die Sammlung {store.collection!r} gibt es noch nicht. Bitte zuerst Artikel aufnehmen, "
-                "z. B. mit `heise-rag index build-default`."
-            )
-        retriever = make_retriever(
-            store,
-            Embedder.from_settings(settings),
-            k=settings.retrieval_candidates,
-            dense_limit=settings.prefetch_limit,
-            sparse_limit=settings.prefetch_limit,
-            dense_weight=settings.dense_weight,
-            sparse_weight=settings.sparse_weight,
-        )
-        yield RagPipeline(
-            retriever, make_chat_model(settings, backend), make_reranker(settings, settings.answer_sources)
-        )
+        yield build_pipeline(settings, store, backend=backend)
     finally:
         client.close()

@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     )
     qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
     collection: str = Field(default="heise", description="Qdrant collection the app searches.")
+    feedback_path: Path | None = Field(
+        default=None,
+        description="JSONL file of the app's thumbs up/down on answers; default `<var_dir>/feedback.jsonl`.",
+    )
 
     generator_backend: Literal["local", "tgi", "openai"] = Field(
         default="local",
@@ -152,6 +156,11 @@ class Settings(BaseSettings):
     def resolved_data_dir(self) -> Path:
         """The data folder, defaulting under ``var_dir`` so one setting moves all runtime state."""
         return self.data_dir or self.var_dir / "data"
+
+    @property
+    def resolved_feedback_path(self) -> Path:
+        """The feedback file, defaulting under ``var_dir`` with the rest of the runtime state."""
+        return self.feedback_path or self.var_dir / "feedback.jsonl"
 
     @property
     def resolved_qdrant_path(self) -> str:
