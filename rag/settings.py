@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +101,30 @@ class Settings(BaseSettings):
         description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
     )
     qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
+    qdrant_tls_ca_cert: Path | None = Field(
+        default=None,
+        description="CA bundle that verifies an `https://` Qdrant server signed by a private CA.",
+    )
+    # Collection layout: applied when a collection is created (embedded stores ignore the server parts).
+    qdrant_shards: int = Field(
+        default=1, ge=1, description="Shards of a new collection, spread over the cluster's nodes."
+    )
+    qdrant_replication_factor: int = Field(
+        default=1, ge=1, description="Copies of each shard on different nodes (2 survives one node down)."
+    )
+    qdrant_write_consistency: int = Field(
+        default=1, ge=1, description="Replicas that must confirm a write before it returns."
+    )
+    qdrant_on_disk_vectors: bool = Field(
+        default=False, description="Keep the original dense vectors memory-mapped on disk instead of in RAM."
+    )
+    qdrant_quantization: Literal["none", "int8"] = Field(
+        default="none", description="Scalar int8 quantization of the dense vectors, kept in RAM (4x smaller)."
+    )
+    qdrant_hnsw_m: int = Field(default=16, ge=4, description="HNSW edges per node of the dense index.")
+    qdrant_hnsw_ef_construct: int = Field(
+        default=100, ge=4, description="HNSW candidates while building the dense index."
+    )
     collection: str = Field(default="heise", description="Qdrant collection the app searches.")
     feedback_path: Path | None = Field(
         default=None,
@@ -151,6 +175,16 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
     )
+
+    @model_validator(mode="after")
+    def _write_consistency_within_replicas(self) -> Settings:
+        """A write cannot wait for more copies than exist; Qdrant would reject every upsert."""
+        if self.qdrant_write_consistency > self.qdrant_replication_factor:
+            raise ValueError(
+                f"qdrant_write_consistency ({self.qdrant_write_consistency}) exceeds "
+                f"qdrant_replication_factor ({self.qdrant_replication_factor})"
+            )
+        return self
 
     @property
     def resolved_data_dir(self) -> Path:

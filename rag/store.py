@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
@@ -30,17 +30,85 @@ class StoreUnavailableError(RuntimeError):
     """The configured Qdrant store cannot be opened; the message names it and the remedy."""
 
 
-def open_client(settings: Settings) -> QdrantClient:
+@dataclass(frozen=True)
+class CollectionLayout:
+    """How a new collection is laid out: sharding, replication, vector storage and the HNSW index.
+
+    Why a value of its own: the same ingest code creates collections in the embedded store (where
+    qdrant-client ignores the server parts) and on a cluster, where these choices decide memory
+    per million chunks and how many node failures the index survives (infra/README.md).
+    """
+
+    shards: int = 1
+    replication_factor: int = 1
+    write_consistency: int = 1
+    on_disk_vectors: bool = False
+    quantization: Literal["none", "int8"] = "none"
+    hnsw_m: int = 16
+    hnsw_ef_construct: int = 100
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CollectionLayout:
+        return cls(
+            shards=settings.qdrant_shards,
+            replication_factor=settings.qdrant_replication_factor,
+            write_consistency=settings.qdrant_write_consistency,
+            on_disk_vectors=settings.qdrant_on_disk_vectors,
+            quantization=settings.qdrant_quantization,
+            hnsw_m=settings.qdrant_hnsw_m,
+            hnsw_ef_construct=settings.qdrant_hnsw_ef_construct,
+        )
+
+    def create_arguments(self, dim: int) -> dict[str, Any]:
+        """Keyword arguments of `create_collection` for named dense (cosine) + sparse (BM25) vectors."""
+        quantization = (
+            models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(
+                    type=models.ScalarType.INT8, quantile=0.99, always_ram=True
+                )
+            )
+            if self.quantization == "int8"
+            else None
+        )
+        dense = models.VectorParams(
+            size=dim,
+            distance=models.Distance.COSINE,
+            on_disk=self.on_disk_vectors,
+            hnsw_config=models.HnswConfigDiff(m=self.hnsw_m, ef_construct=self.hnsw_ef_construct),
+            quantization_config=quantization,
+        )
+        return {
+            "vectors_config": {DENSE: dense},
+            "sparse_vectors_config": {SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            "shard_number": self.shards,
+            "replication_factor": self.replication_factor,
+            "write_consistency_factor": self.write_consistency,
+        }
+
+
+class ConfiguredClient(QdrantClient):
+    """A client opened from settings; it carries the collection layout those settings ask for."""
+
+    def __init__(self, layout: CollectionLayout, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.layout = layout
+
+
+def open_client(settings: Settings) -> ConfiguredClient:
     """A client for the configured store: a server by URL, else embedded storage (or memory)."""
+    layout = CollectionLayout.from_settings(settings)
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-        return QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout)
+        tls = {"verify": str(settings.qdrant_tls_ca_cert)} if settings.qdrant_tls_ca_cert else {}
+        return ConfiguredClient(
+            layout, url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout, **tls
+        )
     path = settings.resolved_qdrant_path
     if path == ":memory:":
-        return QdrantClient(location=":memory:")
+        return ConfiguredClient(layout, location=":memory:")
     Path(path).mkdir(parents=True, exist_ok=True)
     try:
-        return QdrantClient(path=path)
+        return ConfiguredClient(layout, path=path)
     except RuntimeError as exc:
         if "already accessed" not in str(exc):
             raise
@@ -78,9 +146,18 @@ class StoredArticle:
 class VectorStore:
     """Collection management, upserts and scrolls with retries; see the module docstring."""
 
-    def __init__(self, client: QdrantClient, collection: str, retries: int = 3, backoff: float = 0.5) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        retries: int = 3,
+        backoff: float = 0.5,
+        layout: CollectionLayout | None = None,
+    ) -> None:
         self.client = client
         self.collection = collection
+        # The layout of new collections: given, else the one the client was opened with.
+        self.layout = layout or getattr(client, "layout", None) or CollectionLayout()
         self._retries = retries
         self._backoff = backoff
 
@@ -115,15 +192,10 @@ class VectorStore:
         self._call(lambda: self.client.update_collection(self.collection, metadata=metadata))
 
     def create(self, dim: int, metadata: dict[str, object]) -> None:
-        """Named dense (cosine) and sparse (BM25, IDF on the server) vectors plus payload indexes."""
-        self._call(
-            lambda: self.client.create_collection(
-                self.collection,
-                vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-                metadata=metadata,
-            )
-        )
+        """Named dense (cosine) and sparse (BM25, IDF on the server) vectors plus payload indexes,
+        laid out as ``self.layout`` says (shards, replicas, on-disk vectors, int8, HNSW)."""
+        arguments = self.layout.create_arguments(dim)
+        self._call(lambda: self.client.create_collection(self.collection, metadata=metadata, **arguments))
         # Local mode ignores payload indexes (and warns); they are created for parity with servers.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
