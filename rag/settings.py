@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
     )
+
+    @field_validator("qdrant_tls_ca_cert", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        """Compose passes an unset variable as an empty string; an empty CA path means none."""
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _write_consistency_within_replicas(self) -> Settings:

@@ -15,6 +15,9 @@ from qdrant_client import models
 from rag.settings import Settings
 from rag.store import DENSE, SPARSE, CollectionLayout, VectorStore, open_client
 
+# qdrant-client checks the server version in the background; a test server may be gone by then
+pytestmark = pytest.mark.filterwarnings("ignore:Failed to obtain server version")
+
 
 class RecordingQdrant(http.server.BaseHTTPRequestHandler):
     """Answers like Qdrant and keeps each request's method, path and JSON body."""

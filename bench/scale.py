@@ -1,0 +1,395 @@
+"""Scale benchmark: how embedded Qdrant's query latency and memory grow from 10k to 200k chunks.
+
+Why synthetic vectors: the question is how the *store* scales, not the encoder, and embedding
+200k real chunks would take hours on two cores. The corpus has the shape of the real one: 384-dim
+unit vectors (multilingual-e5-small), BM25-like sparse vectors with Zipf-distributed term ids
+(about 80 terms a chunk, 60k-term vocabulary) and the payload the ingest writes (published_at,
+source, article_id, title, ~900 characters of text). The query is the ask path's: dense and
+sparse prefetch (100 each) with a one-year date filter, fused by weighted RRF, 90 chunks back.
+
+Two in-process backends are compared on the same corpus and queries:
+- ``local``: qdrant-client's local mode, the project's embedded store (exact search in numpy and
+  Python, filters evaluated per point, everything held in Python objects, persisted to SQLite);
+- ``edge``: qdrant-edge-py, Qdrant's Rust engine in-process (HNSW, sparse inverted index, payload
+  indexes, memory-mapped segments).
+
+Each (backend, size) runs in a fresh process so its resident memory (RSS) is its own; the
+result-set overlap with the exact ``local`` ranking shows what the approximate index costs.
+Run with ``python -m bench.scale [--sizes 10000,50000,100000,200000] [--backends local,edge]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import qdrant_edge as qe
+from qdrant_client import QdrantClient, models
+
+from rag.retrieval import SearchFilter
+from rag.store import DENSE, SPARSE, VectorStore
+
+DIM = 384
+VOCAB = 60_000
+TERMS_PER_CHUNK = 80
+QUERY_TERMS = 6
+FIRST_DAY = date(2015, 1, 1)
+DAYS = 10 * 365
+BATCH = 1_000
+PREFETCH = 100
+LIMIT = 90
+WORDS = np.array(
+    [
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "mit",
+        "für",
+        "auf",
+        "von",
+        "Sicherheitslücke",
+        "Update",
+        "Microsoft",
+        "Exchange",
+        "Server",
+        "Linux",
+        "Kernel",
+        "Browser",
+        "Firefox",
+        "Chrome",
+        "Datenschutz",
+        "Cloud",
+        "Rechenzentrum",
+        "Prozessor",
+        "Intel",
+        "AMD",
+        "Grafikkarte",
+        "Smartphone",
+        "Android",
+        "Apple",
+        "iPhone",
+        "Patch",
+        "Angriff",
+        "Ransomware",
+        "Behörde",
+        "Gesetz",
+        "Bundesregierung",
+        "Netzausbau",
+        "Glasfaser",
+        "Mobilfunk",
+        "Telekom",
+        "Vodafone",
+        "Künstliche",
+        "Intelligenz",
+        "Sprachmodell",
+        "Open",
+        "Source",
+        "Entwickler",
+        "Programmiersprache",
+        "Rust",
+        "Python",
+        "Java",
+        "Datenbank",
+        "Speicher",
+        "Festplatte",
+        "SSD",
+        "Notebook",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    dense: list[float]
+    sparse_indices: list[int]
+    sparse_values: list[float]
+    date_from: date
+    date_to: date
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM), dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _zipf_terms(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Term ids with a Zipf-like frequency, like words in news text."""
+    return np.minimum(rng.zipf(1.3, n) - 1, VOCAB - 1)
+
+
+def corpus_batches(size: int, seed: int = 7) -> Iterator[list[tuple[int, np.ndarray, dict, dict]]]:
+    """(id, dense, sparse {indices, values}, payload) in batches; the same seed gives the same corpus."""
+    for start in range(0, size, BATCH):
+        rng = np.random.default_rng([seed, start])
+        n = min(BATCH, size - start)
+        dense = _unit(rng, n)
+        days = rng.integers(0, DAYS, n)
+        seconds = rng.integers(0, 86_400, n)
+        batch = []
+        for i in range(n):
+            pid = start + i
+            terms, counts = np.unique(_zipf_terms(rng, TERMS_PER_CHUNK), return_counts=True)
+            values = counts / (counts + 1.2 * (0.25 + 0.75 * TERMS_PER_CHUNK / 80))
+            published = datetime.combine(FIRST_DAY + timedelta(days=int(days[i])), datetime.min.time(), UTC)
+            payload = {
+                "article_id": str(pid // 4),
+                "source": "heise" if pid % 10 else "10kgnad",
+                "title": " ".join(rng.choice(WORDS, 8)),
+                "url": f"https://www.heise.de/-{pid // 4}",
+                "published_at": (published + timedelta(seconds=int(seconds[i]))).isoformat(),
+                "text": " ".join(rng.choice(WORDS, 110)),
+                "chunk_index": pid % 4,
+                "n_chunks": 4,
+                "content_hash": f"{pid // 4:016x}",
+            }
+            sparse = {"indices": terms.tolist(), "values": values.astype(float).tolist()}
+            batch.append((pid, dense[i], sparse, payload))
+        yield batch
+
+
+def make_queries(n: int, seed: int = 11) -> list[Query]:
+    rng = np.random.default_rng(seed)
+    queries = []
+    for vec in _unit(rng, n):
+        terms = np.unique(_zipf_terms(rng, QUERY_TERMS) + 20)  # skip the stop-word-like head
+        start = FIRST_DAY + timedelta(days=int(rng.integers(0, DAYS - 365)))
+        queries.append(Query(vec.tolist(), terms.tolist(), [1.0] * len(terms), start, start + timedelta(364)))
+    return queries
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process (Linux), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def _date_range(q: Query) -> tuple[str, str]:
+    start = datetime.combine(q.date_from, datetime.min.time(), UTC)
+    return start.isoformat(), (start + timedelta(days=(q.date_to - q.date_from).days + 1)).isoformat()
+
+
+class LocalBackend:
+    """The project's embedded store: qdrant-client local mode through VectorStore.
+
+    The scaling runs keep it in memory (``:memory:``): the search code and the in-memory data are
+    the same as with a folder, but a folder commits one SQLite transaction per point (about 80
+    points/s here), which would make 200k points take most of an hour. ``persisted_ingest_rate``
+    measures that cost separately on a sample.
+    """
+
+    name = "local"
+
+    def __init__(self, path: Path | None) -> None:
+        client = QdrantClient(path=str(path)) if path else QdrantClient(location=":memory:")
+        self.store = VectorStore(client, "scale")
+        self.store.create(DIM, {"bm25_avgdl": 80.0})
+
+    def upsert(self, batch: list[tuple[int, np.ndarray, dict, dict]]) -> None:
+        self.store.upsert(
+            [
+                models.PointStruct(
+                    id=pid, vector={DENSE: vec.tolist(), SPARSE: models.SparseVector(**sp)}, payload=payload
+                )
+                for pid, vec, sp, payload in batch
+            ]
+        )
+
+    def finish(self) -> None:
+        return
+
+    def query(self, q: Query) -> list[int]:
+        qfilter = SearchFilter(q.date_from, q.date_to).to_qdrant()
+        sparse = models.SparseVector(indices=q.sparse_indices, values=q.sparse_values)
+        response = self.store.client.query_points(
+            self.store.collection,
+            prefetch=[
+                models.Prefetch(query=q.dense, using=DENSE, limit=PREFETCH, filter=qfilter),
+                models.Prefetch(query=sparse, using=SPARSE, limit=PREFETCH, filter=qfilter),
+            ],
+            query=models.RrfQuery(rrf=models.Rrf(k=60, weights=[1.0, 1.0])),
+            limit=LIMIT,
+            with_payload=True,
+        )
+        return [int(p.id) for p in response.points]
+
+    def close(self) -> None:
+        self.store.client.close()
+
+
+class EdgeBackend:
+    """qdrant-edge-py: Qdrant's engine in-process, with HNSW and payload indexes."""
+
+    name = "edge"
+
+    def __init__(self, path: Path) -> None:
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000),
+        )
+        self.shard = qe.EdgeShard.create(str(path), config)
+        for field, schema in (
+            ("published_at", qe.PayloadSchemaType.Datetime),
+            ("source", qe.PayloadSchemaType.Keyword),
+            ("article_id", qe.PayloadSchemaType.Keyword),
+        ):
+            self.shard.update(qe.UpdateOperation.create_field_index(field, schema))
+
+    def upsert(self, batch: list[tuple[int, np.ndarray, dict, dict]]) -> None:
+        points = [
+            qe.Point(pid, {DENSE: vec.tolist(), SPARSE: qe.SparseVector(**sp)}, payload)
+            for pid, vec, sp, payload in batch
+        ]
+        self.shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def finish(self) -> None:
+        """Build the HNSW and payload indexes, as a server's optimizer would in the background."""
+        self.shard.optimize()
+        self.shard.flush()
+
+    def query(self, q: Query) -> list[int]:
+        gte, lt = _date_range(q)
+        qfilter = qe.Filter(must=[qe.FieldCondition("published_at", range=qe.RangeDateTime(gte=gte, lt=lt))])
+        sparse = qe.SparseVector(q.sparse_indices, q.sparse_values)
+        request = qe.QueryRequest(
+            limit=LIMIT,
+            prefetches=[
+                qe.Prefetch(PREFETCH, query=qe.Query.Nearest(q.dense, using=DENSE), filter=qfilter),
+                qe.Prefetch(PREFETCH, query=qe.Query.Nearest(sparse, using=SPARSE), filter=qfilter),
+            ],
+            query=qe.Fusion.Rrf(k=60, weights=[1.0, 1.0]),
+            with_payload=True,
+        )
+        return [int(p.id) for p in self.shard.query(request)]
+
+    def close(self) -> None:
+        self.shard.close()
+
+
+BACKENDS: dict[str, Callable[[Path], LocalBackend | EdgeBackend]] = {
+    "local": lambda path: LocalBackend(None),
+    "edge": EdgeBackend,
+}
+
+
+def persisted_ingest_rate(n: int = 2_000) -> float:
+    """Chunks per second into a local-mode *folder*, the project's default embedded store."""
+    with tempfile.TemporaryDirectory(prefix="scale-persist-") as tmp:
+        backend = LocalBackend(Path(tmp) / "store")
+        started = time.perf_counter()
+        for batch in corpus_batches(n):
+            backend.upsert(batch)
+        rate = n / (time.perf_counter() - started)
+        backend.close()
+    return round(rate, 1)
+
+
+def measure(backend_name: str, size: int, n_queries: int, query_budget_s: float) -> dict[str, object]:
+    """Ingest ``size`` chunks, then time queries; runs in its own process (see the module docstring)."""
+    queries = make_queries(n_queries)
+    with tempfile.TemporaryDirectory(prefix=f"scale-{backend_name}-") as tmp:
+        rss_start = rss_mb()
+        started = time.perf_counter()
+        backend = BACKENDS[backend_name](Path(tmp) / "store")
+        for batch in corpus_batches(size):
+            backend.upsert(batch)
+        backend.finish()
+        ingest_s = time.perf_counter() - started
+        rss_ingested = rss_mb()
+        backend.query(queries[0])  # first query pays lazy loading; not timed
+        latencies, top10 = [], []
+        budget_end = time.perf_counter() + query_budget_s
+        for q in queries:
+            t0 = time.perf_counter()
+            ids = backend.query(q)
+            latencies.append(time.perf_counter() - t0)
+            top10.append(ids[:10])
+            if time.perf_counter() > budget_end and len(latencies) >= 5:
+                break
+        rss_end = rss_mb()
+        disk = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+        backend.close()
+    lat = sorted(latencies)
+    return {
+        "backend": backend_name,
+        "chunks": size,
+        "ingest_s": round(ingest_s, 2),
+        "ingest_chunks_per_s": round(size / ingest_s),
+        "queries": len(lat),
+        "query_p50_ms": round(1000 * statistics.median(lat), 2),
+        "query_p95_ms": round(1000 * lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))], 2),
+        "rss_before_mb": round(rss_start),
+        "rss_after_ingest_mb": round(rss_ingested),
+        "rss_after_queries_mb": round(rss_end),
+        "rss_growth_mb": round(rss_end - rss_start),
+        "disk_mb": round(disk / 2**20, 1),
+        "top10": top10,
+    }
+
+
+def overlap(a: list[list[int]], b: list[list[int]]) -> float:
+    """Mean share of the exact top 10 that the other backend also returns."""
+    pairs = list(zip(a, b, strict=False))
+    return statistics.mean(len(set(x) & set(y)) / max(1, len(x)) for x, y in pairs) if pairs else float("nan")
+
+
+def run(sizes: list[int], backends: list[str], n_queries: int, query_budget_s: float) -> list[dict]:
+    ctx = multiprocessing.get_context("spawn")
+    rows = []
+    for size in sizes:
+        by_backend = {}
+        for name in backends:
+            with ctx.Pool(1) as pool:
+                row = pool.apply(measure, (name, size, n_queries, query_budget_s))
+            by_backend[name] = row
+            print(
+                f"{name:6s} {size:>7d} chunks: ingest {row['ingest_s']:7.1f} s, query p50 "
+                f"{row['query_p50_ms']:8.1f} ms p95 {row['query_p95_ms']:8.1f} ms, "
+                f"RSS +{row['rss_growth_mb']} MB",
+                flush=True,
+            )
+        if "local" in by_backend and "edge" in by_backend:
+            by_backend["edge"]["top10_overlap_with_local"] = round(
+                overlap(by_backend["local"]["top10"], by_backend["edge"]["top10"]), 3
+            )
+        for row in by_backend.values():
+            row.pop("top10")
+            rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,50000,100000,200000", help="comma-separated chunk counts")
+    parser.add_argument("--backends", default="local,edge", help=f"comma-separated: {', '.join(BACKENDS)}")
+    parser.add_argument("--queries", type=int, default=50, help="queries per size (fewer if over budget)")
+    parser.add_argument("--query-budget-s", type=float, default=60.0, help="query time per run, then stop")
+    parser.add_argument("--output", type=Path, default=Path("var/bench/scale.json"))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    backends = [b for b in args.backends.split(",") if b]
+    rows = run(sizes, backends, args.queries, args.query_budget_s)
+    result: dict[str, object] = {"rows": rows, "measured_at": datetime.now(UTC).isoformat()}
+    if "local" in backends:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            result["local_folder_ingest_chunks_per_s"] = pool.apply(persisted_ingest_rate)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

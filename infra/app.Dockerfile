@@ -1,0 +1,30 @@
+# The app image: heise-rag with its models and data provisioned at build time, so containers start
+# offline. Also runs the indexer and, in the CPU overlay, the TGI-compatible server.
+#   docker compose -f infra/compose.yaml build
+FROM python:3.11-slim-bookworm
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PYTHONUNBUFFERED=1 \
+    HEISE_RAG_MODEL_CACHE_DIR=/opt/heise-rag/models \
+    HEISE_RAG_VAR_DIR=/srv/heise-rag/var \
+    HEISE_RAG_SHARED_DATA_DIR=/nonexistent
+
+WORKDIR /srv/heise-rag
+COPY pyproject.toml README.md ./
+COPY rag rag
+COPY ingest ingest
+COPY finetune finetune
+COPY eval eval
+COPY app app
+# the CPU build of torch; the default wheel pulls several GB of CUDA libraries
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu . \
+    && heise-rag models provision \
+    && heise-rag data provision \
+    && useradd --create-home --uid 10001 heise \
+    && mkdir -p /srv/heise-rag/var/app \
+    && chown -R heise /srv/heise-rag/var
+
+USER heise
+EXPOSE 8501
+CMD ["streamlit", "run", "app/main.py", "--server.headless", "true", "--server.port", "8501", \
+     "--server.address", "0.0.0.0", "--browser.gatherUsageStats", "false"]
