@@ -1,79 +1,27 @@
 """Streamlit entry point: `streamlit run app/main.py`.
 
-The first page is a status overview (configured models, whether each is provisioned, the vector
-index); later pages add asking, the headline check, evaluation and index management.
+Four pages: asking with sources (the default), the headline check for editors, the evaluation
+reports and the index. Page scripts live in `app/pages/`; models and the Qdrant client are loaded
+once per process by `app/resources.py` when a page first needs them, so every page draws at once
+and waits for models behind a spinner.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
+
 import streamlit as st
 
-from rag.index_status import index_status
-from rag.models.provision import model_state
-from rag.models.registry import MODELS
-from rag.settings import get_settings
+PAGES = Path(__file__).parent / "pages"
 
-STATUS_DE = {
-    "ready": "bereit",
-    "missing": "fehlt",
-    "incomplete": "unvollständig",
-    "stale": "veraltet",
-}
-
-
-def configured_models() -> pd.DataFrame:
-    """One row per model setting: what it names and whether that is ready to load."""
-    settings = get_settings()
-    rows = []
-    for role, value in (
-        ("Einbettungen", settings.embedding_model),
-        ("Antwortmodell", settings.generator_model),
-        ("Reranker", settings.reranker_model),
-    ):
-        if value is None:
-            rows.append({"Rolle": role, "Modell": "—", "Herkunft": "—", "Status": "aus"})
-        elif value in MODELS:
-            state = model_state(MODELS[value], settings.model_cache_dir)
-            rows.append(
-                {
-                    "Rolle": role,
-                    "Modell": value,
-                    "Herkunft": MODELS[value].package_label,
-                    "Status": STATUS_DE[state.status],
-                }
-            )
-        else:
-            rows.append({"Rolle": role, "Modell": value, "Herkunft": "Ordner oder Hub", "Status": "extern"})
-    return pd.DataFrame(rows)
-
-
-def main() -> None:
-    st.set_page_config(page_title="heise-rag", page_icon="📰", layout="wide")
-    settings = get_settings()
-    st.title("heise-rag")
-    st.caption(
-        "Fragen zu heise-online-Meldungen mit Quellenangaben, dazu ein Schlagzeilen-Check für die Redaktion."
-    )
-
-    st.subheader("Modelle")
-    st.dataframe(configured_models(), hide_index=True, use_container_width=True)
-    st.caption(f"Modell-Cache: {settings.model_cache_dir}")
-
-    st.subheader("Vektorindex")
-    status = index_status(settings)
-    mode = "Qdrant-Server" if status.mode == "server" else "eingebetteter Qdrant-Speicher"
-    st.write(f"{mode}: `{status.location}`")
-    if status.error:
-        st.error(f"Index nicht erreichbar: {status.error}")
-    elif not status.collections:
-        st.info("Noch kein Index angelegt. Artikel werden mit `heise-rag ingest` aufgenommen.")
-    else:
-        st.dataframe(
-            pd.DataFrame({"Sammlung": list(status.collections), "Punkte": list(status.collections.values())}),
-            hide_index=True,
-        )
-    st.caption(f"Antwort-Backend: {settings.generator_backend}")
-
-
-main()
+st.set_page_config(page_title="heise-rag", page_icon="📰", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "ask.py", title="Fragen", icon=":material/forum:", default=True),
+        st.Page(PAGES / "headlines.py", title="Schlagzeilen-Check", icon=":material/title:"),
+        st.Page(PAGES / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+        st.Page(PAGES / "index.py", title="Index", icon=":material/database:"),
+    ]
+)
+st.sidebar.caption("heise-rag · Fragen mit Quellen und Schlagzeilen-Check für heise-online-Meldungen")
+navigation.run()

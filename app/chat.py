@@ -1,0 +1,76 @@
+"""The ask page's conversation: one entry per question, and running an entry through the pipeline.
+
+Why a module and not page code: Streamlit re-executes page scripts on every rerun, so classes kept
+in `st.session_state` must live in an importable module to stay the same class across reruns.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from app import resources
+from rag.answer import Answer
+from rag.ask_service import build_pipeline
+from rag.chain import AskOptions, check_question
+from rag.condense import Turn, condense_question
+from rag.settings import get_settings
+
+
+@dataclass
+class ChatEntry:
+    """A question as typed, what was searched for it, and its answer or German error."""
+
+    question: str
+    options: AskOptions
+    backend: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    searched: str = ""
+    rewritten: bool = False
+    answer: Answer | None = None
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def history_turns(entries: Sequence[ChatEntry]) -> list[Turn]:
+    """Earlier answered exchanges, as the condense step reads them."""
+    return [Turn(e.searched or e.question, e.answer.text) for e in entries if e.answer is not None]
+
+
+def run_entry(
+    entry: ChatEntry,
+    history: Sequence[ChatEntry],
+    on_stage: Callable[[str], None],
+) -> Iterator[str]:
+    """Answer ``entry``: yield the answer text as it streams, filling ``entry`` as stages finish.
+
+    ``on_stage`` receives a German line for each slow stage before it starts (loading models,
+    rewriting a follow-up, searching), so the page can show what it is waiting for. Errors are
+    raised to the caller, which turns them into a German message.
+    """
+    check_question(entry.question)
+    settings = get_settings()
+    started = time.perf_counter()
+    on_stage("Index und Modelle werden geladen …")
+    store = resources.vector_store()
+    embedder = resources.embedder()
+    chat_model = resources.chat_model(entry.backend)
+    reranker = resources.reranker() if entry.options.rerank else None
+    entry.timings["load"] = time.perf_counter() - started
+    pipeline = build_pipeline(settings, store, embedder, chat_model, reranker)
+    turns = history_turns(history)
+    if turns:
+        on_stage("Folgefrage wird mit dem Verlauf zu einer eigenständigen Frage umformuliert …")
+    condensed = condense_question(chat_model, turns, entry.question)
+    entry.searched, entry.rewritten = condensed.question, condensed.rewritten
+    if turns:
+        entry.timings["condense"] = condensed.seconds
+    on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
+    for event in pipeline.stream(entry.searched, entry.options):
+        if isinstance(event, Answer):
+            entry.answer = event
+            entry.timings |= event.timings
+        else:
+            yield event

@@ -1,0 +1,89 @@
+"""Ingest from the index page: uploads saved under var/, progress shown, skips kept for the table.
+
+Why not `ingest.service.ingest_source`: it opens its own Qdrant client, and the embedded store
+allows one per process folder, which the app already holds; the same indexer runs over the app's
+client and its already loaded encoder instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from app import resources
+from ingest.pipeline import IngestReport
+from ingest.service import make_indexer, read_source
+from rag.domain import Article
+from rag.settings import get_settings
+
+SUFFIX_SOURCES = {".jsonl": "jsonl", ".json": "jsonl", ".html": "html", ".htm": "html", ".xml": "feed"}
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest from the page did, or the German reason it could not run."""
+
+    location: str
+    report: IngestReport | None = None
+    error: str | None = None
+
+
+def source_for(filename: str, csv_kind: str) -> str:
+    """The ingest source for an uploaded file, by its extension (``.gz`` looked through)."""
+    suffixes = [s.lower() for s in Path(filename).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix == ".csv":
+        return csv_kind
+    if suffix in SUFFIX_SOURCES:
+        return SUFFIX_SOURCES[suffix]
+    raise resources.AppError(
+        f"Unbekanntes Dateiformat {suffix or '(ohne Endung)'!r}: erwartet CSV, JSONL, HTML oder XML."
+    )
+
+
+def upload_source(filename: str, data: bytes, csv_kind: str) -> tuple[str, Path]:
+    """Save an upload under ``<var_dir>/uploads`` (the sources read paths) and name its source."""
+    name = source_for(filename, csv_kind)
+    folder = get_settings().var_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (_UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload")
+    path.write_bytes(data)
+    return name, path
+
+
+def ingest_items(name: str, location: str) -> IngestResult:
+    """Read ``location`` as source ``name`` and ingest it with a progress bar."""
+    settings = get_settings()
+    try:
+        with st.spinner("Quelle wird gelesen …"):
+            items = list(read_source(name, location, settings))
+        total = sum(isinstance(item, Article) for item in items)
+        bar = st.progress(0.0, text=f"0 von {total} Artikeln")
+        with st.spinner("Einbettungsmodell wird geladen …"):
+            indexer = make_indexer(settings, resources.vector_store(), resources.embedder())
+
+        def progress(seen: int, chunks: int) -> None:
+            done = min(seen / total, 1.0) if total else 1.0
+            bar.progress(done, text=f"{seen} von {total} Artikeln, {chunks} Chunks")
+
+        report = indexer.ingest(items, progress)
+    except Exception as exc:  # shown as a German message on the page
+        return IngestResult(location, error=resources.user_message(exc))
+    finally:
+        resources.clear_index_caches()
+    return IngestResult(location, report)
+
+
+def ingest_upload(filename: str, data: bytes, csv_kind: str) -> IngestResult:
+    """Save and ingest an uploaded file; an unknown format is reported like any other failure."""
+    try:
+        name, path = upload_source(filename, data, csv_kind)
+    except resources.AppError as exc:
+        return IngestResult(filename, error=str(exc))
+    return ingest_items(name, str(path))

@@ -1,0 +1,145 @@
+"""Fragen: a chat over the index; answers stream, sources appear as cards, filters in the sidebar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import streamlit as st
+
+from app import resources
+from app.answer_view import REASK_KEY, render_answer_details, render_entry
+from app.chat import ChatEntry, run_entry
+from app.safe_text import plain
+from rag.chain import AskOptions
+from rag.generation import BACKENDS
+from rag.retrieval import MODES
+from rag.settings import get_settings
+
+MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
+BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
+EXAMPLES = (
+    "Was war Anfang 2022 mit Exchange los?",
+    "Welche Sicherheitslücken hatte Log4j?",
+    "Was hat die EU 2023 zum Digital Markets Act beschlossen?",
+)
+
+
+def known_sources() -> list[str]:
+    """Source names in the index for the filter; empty (with a note) when the index is unreadable."""
+    try:
+        stats = resources.index_stats()
+    except Exception as exc:  # the chat below shows the same problem in full when asked
+        st.caption(plain(resources.user_message(exc)))
+        return []
+    return list(stats.sources) if stats else []
+
+
+def sidebar_options() -> tuple[AskOptions, str]:
+    """The filters of the sidebar as the options of the next question, and the chosen backend."""
+    settings = get_settings()
+    with st.sidebar:
+        st.header("Filter")
+        date_from = date_to = None
+        if st.toggle("Zeitraum festlegen", help="Sonst gilt ein in der Frage erkannter Zeitraum."):
+            picked = st.date_input(
+                "Zeitraum",
+                value=(date(2022, 1, 1), date.today()),
+                format="DD.MM.YYYY",
+                key="date_range",
+            )
+            if isinstance(picked, tuple) and picked:
+                date_from, date_to = picked[0], picked[-1]
+        detect = st.toggle(
+            "Zeitangaben in der Frage erkennen",
+            value=True,
+            help="„Anfang 2022“ oder „letzte Woche“ werden zum Zeitfilter; "
+            "er lässt sich an der Antwort entfernen.",
+        )
+        sources = st.multiselect("Quellen", known_sources(), placeholder="alle Quellen")
+        k = st.slider("Anzahl Quellen", min_value=1, max_value=10, value=settings.answer_sources)
+        mode = st.radio("Suchverfahren", MODES, index=MODES.index("hybrid"), format_func=MODE_LABELS.get)
+        rerank = st.toggle(
+            "Reranker",
+            value=bool(settings.reranker_model),
+            disabled=not settings.reranker_model,
+            help="Ein Cross-Encoder ordnet die Treffer neu."
+            + ("" if settings.reranker_model else " Kein Reranker eingerichtet (HEISE_RAG_RERANKER_MODEL)."),
+        )
+        backend = st.selectbox(
+            "Antwort-Backend",
+            BACKENDS,
+            index=BACKENDS.index(settings.generator_backend),
+            format_func=BACKEND_LABELS.get,
+            help="Lokal rechnet das Antwortmodell in diesem Prozess; TGI und OpenAI-kompatibel rufen "
+            "HEISE_RAG_GENERATOR_URL auf.",
+        )
+        if st.button("Neues Gespräch", icon=":material/refresh:"):
+            st.session_state.chat = []
+    options = AskOptions(
+        date_from=date_from,
+        date_to=date_to,
+        sources=tuple(sources),
+        k=k,
+        mode=mode,
+        rerank=rerank,
+        detect_dates=detect,
+    )
+    return options, backend
+
+
+def answer(entry: ChatEntry, history: list[ChatEntry]) -> None:
+    """Run ``entry`` and show it as it streams; the next rerun redraws it from the history."""
+    with st.chat_message("user"):
+        st.markdown(plain(entry.question))
+    with st.chat_message("assistant"):
+        stage = st.empty()
+        text = st.empty()
+
+        def tokens() -> Iterator[str]:
+            for number, token in enumerate(run_entry(entry, history, lambda line: stage.caption(line))):
+                if number == 0:
+                    stage.empty()
+                yield plain(token)
+
+        try:
+            text.write_stream(tokens())
+        except Exception as exc:  # every failure becomes a German message; the chat stays usable
+            entry.error = resources.user_message(exc)
+            text.error(plain(entry.error), icon=":material/error:")
+        stage.empty()
+        if entry.answer is not None:
+            text.markdown(plain(entry.answer.text))
+        render_answer_details(entry)
+
+
+def main() -> None:
+    st.title("Fragen an heise online")
+    st.caption(
+        "Antworten stützen sich nur auf Meldungen im Index und nennen ihre Quellen. "
+        "Folgefragen beziehen sich auf das bisherige Gespräch."
+    )
+    options, backend = sidebar_options()
+    chat: list[ChatEntry] = st.session_state.setdefault("chat", [])
+    reask = st.session_state.pop(REASK_KEY, None)
+    for i, entry in enumerate(chat):
+        if entry.id == reask:
+            entry.options = entry.options.model_copy(update={"detect_dates": False})
+            entry.answer, entry.error, entry.timings = None, None, {}
+            answer(entry, chat[:i])
+        else:
+            render_entry(entry)
+    if not chat:
+        st.info(
+            "Stellen Sie eine Frage zu Technik-Meldungen, zum Beispiel: "
+            + " · ".join(f"„{q}“" for q in EXAMPLES),
+            icon=":material/lightbulb:",
+        )
+    question = st.chat_input("Frage zu heise-Meldungen stellen …")
+    if question is not None:
+        entry = ChatEntry(question=question, options=options, backend=backend)
+        answer(entry, list(chat))
+        chat.append(entry)
+
+
+main()

@@ -1,0 +1,62 @@
+"""Evaluation: the latest retrieval, answer and classifier reports as tables and plots."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from app.eval_reports import KIND_TITLES, Report, find_reports, latest_by_kind, metrics_table
+from app.resources import repo_path
+from rag.settings import get_settings
+
+# report.md embeds its plots by relative path, which a browser cannot load; they are shown below.
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+
+
+def show_report(report: Report) -> None:
+    st.caption(f"Ordner: `{report.folder}` · geschrieben {report.written:%d.%m.%Y %H:%M}")
+    table = metrics_table(report)
+    if table is not None:
+        st.dataframe(table, hide_index=True, width="stretch")
+    if report.plots:
+        columns = st.columns(2)
+        for i, plot in enumerate(report.plots):
+            with columns[i % 2]:
+                st.image(str(plot), caption=plot.stem.replace("-", " ").replace("_", " "), width="stretch")
+    if report.markdown:
+        # Reports are written by the project's own evaluation code; Markdown, never HTML.
+        with st.expander("Vollständiger Bericht"):
+            st.markdown(_IMAGE.sub("", report.markdown))
+
+
+def main() -> None:
+    st.title("Evaluation")
+    settings = get_settings()
+    roots = [repo_path("reports"), settings.var_dir / "eval"]
+    st.caption(
+        "Die neuesten Berichte aus "
+        + " und ".join(f"`{root}`" for root in roots)
+        + ". Neue Berichte schreibt `heise-rag eval retrieval|answers --output DIR` bzw. "
+        "`heise-rag eval classifier`."
+    )
+    grouped = latest_by_kind(find_reports(roots))
+    if not grouped:
+        st.info(
+            "Noch keine Evaluationsberichte vorhanden. Zum Beispiel: `heise-rag eval retrieval "
+            "--squad var/data/xquad-de/xquad.de.dev.json --collection xquad --output var/eval/retrieval`.",
+            icon=":material/info:",
+        )
+        return
+    for missing in (kind for kind in ("retrieval", "answers", "classifier") if kind not in grouped):
+        st.caption(f"Kein Bericht für „{KIND_TITLES[missing]}“ gefunden.")
+    tabs = st.tabs([KIND_TITLES[kind] for kind in grouped])
+    for tab, (kind, reports) in zip(tabs, grouped.items(), strict=True):
+        with tab:
+            chosen = reports[0]
+            if len(reports) > 1:
+                chosen = st.selectbox("Bericht", reports, format_func=lambda r: r.label, key=f"report-{kind}")
+            show_report(chosen)
+
+
+main()

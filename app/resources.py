@@ -1,0 +1,129 @@
+"""Clients and models the app loads once per process, and German messages for what can fail.
+
+Why `st.cache_resource`: Streamlit reruns a page's script on every interaction; the encoders, the
+answer model and the classifier take seconds to load and hundreds of MB, so each is built on first
+use and shared by every session. The embedded Qdrant store allows one process per folder, so the
+app opens exactly one client for its lifetime and every page (asking, statistics, ingest) uses it.
+A failure is not cached: the next rerun tries again, so starting Qdrant or TGI later just works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from langchain_core.language_models import BaseChatModel
+from qdrant_client import QdrantClient
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from ingest.sources.base import UnreadableLocation
+from rag.ask_service import make_reranker
+from rag.chain import AskError
+from rag.embeddings import Embedder
+from rag.engagement import EngagementPredictor, HeadlineError
+from rag.generation import GeneratorError, make_chat_model
+from rag.index_status import CollectionStats, collection_stats
+from rag.models.resolve import ModelNotProvisionedError
+from rag.rerank import CrossEncoderReranker
+from rag.settings import PROJECT_ROOT, Settings, get_settings
+from rag.store import StoreUnavailableError, VectorStore, open_client
+
+
+class AppError(RuntimeError):
+    """A failure explained in German for the page; the app stays usable after showing it."""
+
+
+def _store_error(exc: Exception, settings: Settings) -> AppError:
+    if settings.qdrant_url:
+        return AppError(
+            f"Der Qdrant-Server unter {settings.qdrant_url} ist nicht erreichbar. Läuft er? Sonst "
+            f"HEISE_RAG_QDRANT_URL prüfen oder leeren (eingebetteter Speicher). Details: {exc}"
+        )
+    if "in use by another process" in str(exc):
+        return AppError(
+            f"Der eingebettete Index unter {settings.resolved_qdrant_path} wird gerade von einem anderen "
+            "Prozess benutzt (einer zweiten App oder einem laufenden Ingest). Der eingebettete Speicher "
+            "erlaubt nur einen Prozess: den anderen beenden und die Seite neu laden, oder einen "
+            "Qdrant-Server nutzen (HEISE_RAG_QDRANT_URL)."
+        )
+    return AppError(f"Der Index unter {settings.resolved_qdrant_path} lässt sich nicht öffnen: {exc}")
+
+
+def user_message(exc: BaseException) -> str:
+    """A German sentence for ``exc``; unknown errors are named with their type, never as a trace."""
+    settings = get_settings()
+    if isinstance(exc, AppError | AskError | HeadlineError | GeneratorError):
+        return str(exc)
+    if isinstance(exc, StoreUnavailableError | ResponseHandlingException | UnexpectedResponse):
+        return str(_store_error(exc, settings))
+    if isinstance(exc, ModelNotProvisionedError):
+        return f"Ein Modell ist nicht eingerichtet; `make run` richtet alle ein. Details: {exc}"
+    if isinstance(exc, UnreadableLocation):
+        return f"Die Quelle ist nicht lesbar: {exc}"
+    return f"Unerwarteter Fehler ({type(exc).__name__}): {exc}"
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
+def qdrant_client() -> QdrantClient:
+    """The one client of this process (closed when the cache is cleared); see the module docstring."""
+    settings = get_settings()
+    try:
+        return open_client(settings)
+    except (StoreUnavailableError, RuntimeError, OSError) as exc:
+        raise _store_error(exc, settings) from exc
+
+
+def vector_store() -> VectorStore:
+    """The configured collection over the process's client (cheap; the client is cached)."""
+    return VectorStore(qdrant_client(), get_settings().collection)
+
+
+@st.cache_resource(show_spinner=False)
+def embedder() -> Embedder:
+    """The bi-encoder, loaded now so the first question does not pay for it inside the search."""
+    model = Embedder.from_settings(get_settings())
+    _ = model.model
+    return model
+
+
+@st.cache_resource(show_spinner=False)
+def chat_model(backend: str) -> BaseChatModel:
+    """The answer model of ``backend``: loaded (local) or checked (TGI) before it is cached."""
+    model = make_chat_model(get_settings(), backend)
+    warm_up = getattr(model, "warm_up", None)
+    if callable(warm_up):
+        warm_up()
+    return model
+
+
+@st.cache_resource(show_spinner=False)
+def reranker() -> CrossEncoderReranker | None:
+    settings = get_settings()
+    return make_reranker(settings, settings.answer_sources)
+
+
+@st.cache_resource(show_spinner=False)
+def engagement_predictor() -> EngagementPredictor:
+    predictor = EngagementPredictor.from_settings(get_settings())
+    predictor.warm_up()
+    return predictor
+
+
+@st.cache_data(show_spinner=False, ttl=600)
+def index_stats() -> CollectionStats | None:
+    """Statistics of the configured collection (one scroll); None when it does not exist yet.
+
+    Cached for a while because the ask page's source filter and the index page both need it;
+    an ingest clears the cache.
+    """
+    store = vector_store()
+    return collection_stats(store, get_settings()) if store.exists() else None
+
+
+def clear_index_caches() -> None:
+    index_stats.clear()
+
+
+def repo_path(*parts: str) -> Path:
+    """A path in the checkout (reports, model card), independent of the working directory."""
+    return PROJECT_ROOT.joinpath(*parts)
