@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
-    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json")
+    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json").questions
     figures: dict[str, object] = {"collection": settings.collection, "generator": settings.generator_model}
     with open_pipeline(settings) as pipeline:
         retriever = pipeline.retriever

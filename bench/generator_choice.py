@@ -42,7 +42,7 @@ def main() -> None:
     path = settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json"
     paragraphs = _paragraphs(path)
     rng = random.Random(42)
-    questions = rng.sample(load_squad_questions(path), args.n)
+    questions = rng.sample(load_squad_questions(path).questions, args.n)
     results: dict[str, dict[str, float]] = {}
     for model in args.models.split(","):
         chain = PROMPT | make_chat_model(settings.model_copy(update={"generator_model": model}), "local")

@@ -4,11 +4,15 @@ JSONL, one object a line: ``{"qid", "question", "gold_ids": [article ids], "answ
 reference answer, "date_from": optional, "date_to": optional}``; other keys are ignored. In a
 SQuAD file every question's gold article is its paragraph, with the id ``<title>#<paragraph
 index>`` that the SQuAD ingest source gives it, and its answer is the first answer span.
+
+Why bad lines are reported instead of stopping: one malformed line in a hand-edited file must not
+cost the evaluation of the other questions; the report lists every skipped line with its reason.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class QuestionSetError(ValueError):
-    """A question file that cannot be read; the message names the file and line."""
+    """A question file that cannot be used at all; the message names the file."""
 
 
 class EvalQuestion(BaseModel):
@@ -40,38 +44,80 @@ class EvalQuestion(BaseModel):
         return [str(v) for v in value] if isinstance(value, list) else value
 
 
-def load_questions(path: Path) -> list[EvalQuestion]:
-    """Every question of a JSONL file; a bad line stops with its number (an eval must be exact)."""
-    questions = []
+@dataclass
+class QuestionSet:
+    """The usable questions of a file and one line per problem (``file:line: reason``)."""
+
+    path: Path
+    questions: list[EvalQuestion]
+    problems: list[str] = field(default_factory=list)
+
+
+def _reason(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return f"{where}: {error['msg']}" if where else error["msg"]
+
+
+def load_questions(path: Path) -> QuestionSet:
+    """The questions of a JSONL file; malformed lines and repeated ids are reported and skipped."""
+    questions: list[EvalQuestion] = []
+    problems: list[str] = []
+    seen: set[str] = set()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            questions.append(EvalQuestion.model_validate_json(line))
+            question = EvalQuestion.model_validate_json(line)
         except ValidationError as exc:
-            raise QuestionSetError(f"{path}:{number}: {exc.errors()[0]['msg']}") from exc
+            problems.append(f"{path}:{number}: {_reason(exc)}")
+            continue
+        if question.qid in seen:
+            problems.append(f"{path}:{number}: qid {question.qid!r} appears twice; the first one counts")
+            continue
+        seen.add(question.qid)
+        questions.append(question)
     if not questions:
-        raise QuestionSetError(f"{path}: no questions")
-    return questions
+        detail = f" ({len(problems)} unusable lines, first: {problems[0]})" if problems else ""
+        raise QuestionSetError(f"{path}: no usable questions{detail}")
+    return QuestionSet(path, questions, problems)
 
 
-def load_squad_questions(path: Path) -> list[EvalQuestion]:
+def load_squad_questions(path: Path) -> QuestionSet:
     """Questions of a SQuAD v1.1 file, gold = the paragraph's article id."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        if not isinstance(data, list):
+            raise TypeError("`data` is not a list")
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise QuestionSetError(f"{path}: not a SQuAD file ({exc})") from exc
-    questions = []
+    questions: list[EvalQuestion] = []
+    problems: list[str] = []
     for article in data:
-        for number, paragraph in enumerate(article["paragraphs"]):
-            for qa in paragraph["qas"]:
+        for number, paragraph in enumerate(article.get("paragraphs", [])):
+            for qa in paragraph.get("qas", []):
                 answers = qa.get("answers") or []
-                questions.append(
-                    EvalQuestion(
-                        qid=qa["id"],
-                        question=qa["question"],
-                        gold_ids=(f"{article['title']}#{number}",),
-                        answer=answers[0]["text"] if answers else None,
+                try:
+                    questions.append(
+                        EvalQuestion(
+                            qid=qa.get("id", ""),
+                            question=qa.get("question", ""),
+                            gold_ids=(f"{article.get('title')}#{number}",),
+                            answer=answers[0]["text"] if answers else None,
+                        )
                     )
-                )
-    return questions
+                except ValidationError as exc:
+                    problems.append(f"{path}: {article.get('title')}#{number} {qa.get('id')}: {_reason(exc)}")
+    if not questions:
+        raise QuestionSetError(f"{path}: no questions")
+    return QuestionSet(path, questions, problems)
+
+
+def load_question_set(questions: Path | None, squad: Path | None) -> QuestionSet:
+    """Exactly one of a JSONL file or a SQuAD file, as the eval commands take them."""
+    if (questions is None) == (squad is None):
+        raise QuestionSetError("give exactly one of --questions or --squad")
+    if questions is not None:
+        return load_questions(questions)
+    assert squad is not None
+    return load_squad_questions(squad)

@@ -11,48 +11,64 @@ from typing import Annotated
 
 import typer
 
-from eval.questions import QuestionSetError, load_questions, load_squad_questions
+from eval.cli_common import (
+    BaselineOption,
+    FailUnderOption,
+    LimitOption,
+    QuestionsOption,
+    SeedOption,
+    SquadOption,
+    apply_gates,
+    fail,
+    load_or_exit,
+    parse_floors,
+    sample,
+)
 from rag.settings import get_settings
 
 
 def eval_retrieval(
     collection: Annotated[str, typer.Option(help="Collection to search.")],
     output: Annotated[Path, typer.Option(help="Folder for report.md, metrics.json, ranks.csv, plots.")],
-    questions: Annotated[
-        Path | None, typer.Option(help="Question set in the project's JSONL format.")
-    ] = None,
-    squad: Annotated[Path | None, typer.Option(help="SQuAD-format file (gold = paragraph).")] = None,
+    questions: QuestionsOption = None,
+    squad: SquadOption = None,
     modes: Annotated[
         str, typer.Option(help="Comma-separated: dense, sparse, hybrid, hybrid+rerank")
     ] = "dense,sparse,hybrid",
     k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
+    limit: LimitOption = None,
+    seed: SeedOption = 0,
+    fail_under: FailUnderOption = None,
+    baseline: BaselineOption = None,
 ) -> None:
     """Recall@1/5/10, MRR@10, nDCG@10 with bootstrap CIs and latency per mode."""
     from tqdm import tqdm
 
+    from eval.gold import gold_passages, keep_known_gold
     from eval.retrieval_eval import evaluate_mode
-    from eval.retrieval_report import write_retrieval_report
+    from eval.retrieval_report import flat_metrics, write_retrieval_report
     from rag.ask_service import make_reranker
     from rag.embeddings import Embedder
     from rag.models.resolve import ModelNotProvisionedError
     from rag.retrieval import make_retriever
     from rag.store import StoreUnavailableError, VectorStore, open_client
 
-    if (questions is None) == (squad is None):
-        typer.secho("Fehler: genau eine von --questions oder --squad angeben.", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2)
+    floors = parse_floors(fail_under)
+    loaded = load_or_exit(questions, squad)
     settings = get_settings()
     try:
-        items = load_questions(questions) if questions else load_squad_questions(squad)  # type: ignore[arg-type]
         client = open_client(settings)
-    except (QuestionSetError, OSError, StoreUnavailableError) as exc:
-        typer.secho(f"Fehler: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
+    except StoreUnavailableError as exc:
+        raise fail(str(exc)) from exc
     try:
         store = VectorStore(client, collection)
         if not store.exists():
-            typer.secho(f"Fehler: Sammlung {collection!r} gibt es nicht.", err=True, fg=typer.colors.RED)
-            raise typer.Exit(1)
+            raise fail(f"Sammlung {collection!r} gibt es nicht.")
+        items, problems = keep_known_gold(sample(loaded.questions, limit, seed), gold_passages(store, []))
+        for problem in problems:
+            typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
+        if not items:
+            raise fail("keine Frage hat einen Gold-Artikel in der Sammlung.")
         retriever = make_retriever(
             store,
             Embedder.from_settings(settings),
@@ -67,14 +83,14 @@ def eval_retrieval(
         for mode in [m.strip() for m in modes.split(",") if m.strip()]:
             with tqdm(total=len(items), desc=mode, unit=" Fragen") as bar:
                 results.append(evaluate_mode(mode, items, retriever, reranker, k, on_question=bar.update))
-    except (ValueError, ModelNotProvisionedError) as exc:
-        typer.secho(f"Fehler: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
+    except (ValueError, ModelNotProvisionedError, StoreUnavailableError) as exc:
+        raise fail(str(exc)) from exc
     finally:
         client.close()
     meta = {
-        "questions": str(questions or squad),
+        "questions": str(loaded.path),
         "n_questions": len(items),
+        "sample": f"{limit} (seed {seed})" if limit else "all",
         "collection": collection,
         "embedding_model": settings.embedding_model,
         "reranker_model": settings.reranker_model or "none",
@@ -82,11 +98,12 @@ def eval_retrieval(
         f"prefetch {settings.prefetch_limit}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    write_retrieval_report(results, output, "Retrieval evaluation", meta)
+    write_retrieval_report(results, output, "Retrieval evaluation", meta, [*loaded.problems, *problems])
     for r in results:
         typer.echo(
             f"{r.mode:15s} MRR@10 {r.metrics['mrr@10']:.3f} "
             f"[{r.intervals['mrr@10'][0]:.3f}, {r.intervals['mrr@10'][1]:.3f}]  "
             f"R@5 {r.metrics['recall@5']:.3f}  p50 {r.latency_ms['p50']:.0f} ms"
         )
-    typer.echo(f"report: {output / 'report.md'}")
+    typer.echo(f"Bericht: {output / 'report.md'}")
+    apply_gates(output, flat_metrics(results), floors, baseline)

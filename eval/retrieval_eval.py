@@ -34,6 +34,8 @@ class ModeResult:
     intervals: dict[str, tuple[float, float]]
     latency_ms: dict[str, float]
     rows: list[dict[str, Any]] = field(default_factory=list)
+    recall_curve: list[float] = field(default_factory=list)
+    """Mean recall@k for k = 1..K, for the recall-at-k plot."""
 
 
 def question_metrics(ranked: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
@@ -61,6 +63,7 @@ def evaluate_mode(
     if suffix and reranker is None:
         raise ValueError(f"mode {mode!r} needs a reranker: set HEISE_RAG_RERANKER_MODEL")
     rows: list[dict[str, Any]] = []
+    curve = [0.0] * k
     for q in questions:
         started = time.perf_counter()
         docs = retriever.search(q.question, SearchFilter(q.date_from, q.date_to), cast(Mode, base)).documents
@@ -68,6 +71,8 @@ def evaluate_mode(
             docs = list(reranker.compress_documents(docs, q.question))
         latency = (time.perf_counter() - started) * 1000
         ranked = [d.metadata["article_id"] for d in docs][:k]
+        for cut in range(1, k + 1):
+            curve[cut - 1] += recall_at(ranked, q.gold_ids, cut) / len(questions)
         rows.append(
             {"qid": q.qid, "mode": mode, "rank": first_gold_rank(ranked, q.gold_ids), "latency_ms": latency}
             | question_metrics(ranked, q.gold_ids)
@@ -81,4 +86,5 @@ def evaluate_mode(
         intervals={m: bootstrap_ci([r[m] for r in rows]) for m in METRICS},
         latency_ms={"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
         rows=rows,
+        recall_curve=curve,
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from eval import retrieval_cli
+from eval import answer_cli, retrieval_cli
 from rag import cli_ask, cli_ingest, engagement_cli
 from rag.cli_format import human_size, table
 from rag.datafiles import DATA_FILES, DataProvisionError, provision_data
@@ -27,6 +27,7 @@ app.command("ask")(cli_ask.ask)
 app.command("ingest")(cli_ingest.ingest)
 index_app.command("build-default")(cli_ingest.index_build_default)
 index_app.command("stats")(cli_ingest.index_stats)
+index_app.command("copy")(cli_ingest.index_copy)
 
 
 @models_app.command("provision")
@@ -90,6 +91,7 @@ app.command("predict-headline")(engagement_cli.predict_headline)
 train_app.command("classifier")(engagement_cli.train_classifier)
 eval_app.command("classifier")(engagement_cli.eval_classifier)
 eval_app.command("retrieval")(retrieval_cli.eval_retrieval)
+eval_app.command("answers")(answer_cli.eval_answers)
 
 # The TGI-compatible generator server (rag/serve/tgi.py); imported lazily, it loads a model.
 serve_app = typer.Typer(help="Servers for CPU machines.", no_args_is_help=True)

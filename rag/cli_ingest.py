@@ -94,6 +94,34 @@ def index_build_default() -> None:
         typer.echo(f"default index complete in collection {get_settings().collection!r}")
 
 
+def index_copy(
+    source: Annotated[str, typer.Argument(help="Collection to copy.")],
+    target: Annotated[str, typer.Argument(help="New collection (a finished copy is left as it is).")],
+) -> None:
+    """Copy a collection with its vectors, e.g. to add evaluation paragraphs to the default corpus."""
+    from ingest.copy import copy_collection
+    from rag.store import StoreUnavailableError, VectorStore, open_client
+
+    settings = get_settings()
+    try:
+        client = open_client(settings)
+        try:
+            with tqdm(desc=f"{source} -> {target}", unit=" Punkte") as bar:
+                copied = copy_collection(
+                    VectorStore(client, source), VectorStore(client, target), on_progress=bar.update
+                )
+        finally:
+            client.close()
+    except (ValueError, StoreUnavailableError) as exc:
+        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{copied} Punkte kopiert"
+        if copied
+        else f"{target!r} ist bereits eine vollständige Kopie von {source!r}"
+    )
+
+
 def index_stats(
     collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
 ) -> None:

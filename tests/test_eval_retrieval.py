@@ -36,25 +36,28 @@ def test_bootstrap_interval_brackets_the_mean_and_is_reproducible() -> None:
     assert bootstrap_ci([1.0, 1.0]) == (1.0, 1.0)
 
 
-def test_jsonl_questions_coerce_ids_and_reject_bad_lines(tmp_path: Path) -> None:
+def test_jsonl_questions_coerce_ids_and_report_bad_lines(tmp_path: Path) -> None:
     good = tmp_path / "q.jsonl"
     good.write_text('{"qid": "x", "question": "Was?", "gold_ids": [6315605], "date_from": "2022-01-01"}\n\n')
-    [question] = load_questions(good)
+    [question] = load_questions(good).questions
     assert question.gold_ids == ("6315605",) and str(question.date_from) == "2022-01-01"
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"qid": "x", "question": "Was?", "gold_ids": [1]}\n{"qid": "y", "question": ""}\n')
-    with pytest.raises(QuestionSetError, match=r"bad\.jsonl:2"):
-        load_questions(bad)
+    loaded = load_questions(bad)
+    assert [q.qid for q in loaded.questions] == ["x"]
+    assert loaded.problems[0].startswith(f"{bad}:2: question: ")
+    with pytest.raises(QuestionSetError, match="not a SQuAD file"):
+        load_squad_questions(good)
 
 
 def test_real_question_sets_load(settings: Settings) -> None:
     data = settings.resolved_data_dir
     if not (data / "xquad-de" / "xquad.de.dev.json").exists():
         pytest.skip("data not provisioned: run `make test` or `heise-rag data provision`")
-    squad = load_squad_questions(data / "xquad-de" / "xquad.de.dev.json")
+    squad = load_squad_questions(data / "xquad-de" / "xquad.de.dev.json").questions
     assert len(squad) == 632 and all(q.answer for q in squad)
     assert all("#" in q.gold_ids[0] for q in squad)
-    heise = load_questions(data / "heise-qa" / "heise_qa_dev.jsonl")
+    heise = load_questions(data / "heise-qa" / "heise_qa_dev.jsonl").questions
     assert len(heise) == 26 and any(q.date_from for q in heise)
 
 
