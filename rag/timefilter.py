@@ -121,6 +121,7 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], Rule]]:
         (re.compile(rf"\bseit\s+{_MONTH}(?:\s+{_YEAR})?\b"), lambda m: (date(*month_year(m), 1), today)),
         (re.compile(rf"\bseit\s+{_YEAR}\b"), lambda m: (date(int(m.group("year")), 1, 1), today)),
         (re.compile(rf"\bvor\s+{_YEAR}\b"), lambda m: (None, date(int(m.group("year")) - 1, 12, 31))),
+        (re.compile(rf"\bbis\s+(?:ende\s+)?{_YEAR}\b"), lambda m: (None, date(int(m.group("year")), 12, 31))),
         (re.compile(rf"\b(?:(?:im|in|von)\s+)?(?:{_PART}\s+)?{_MONTH}(?:\s+{_YEAR})?\b"), month_range),
         (re.compile(rf"\b(?:(?:im\s+jahr|im|in)\s+)?(?:{_PART}\s+)?{_YEAR}\b"), year_range),
         (
@@ -140,11 +141,16 @@ def _rules(today: date) -> list[tuple[re.Pattern[str], Rule]]:
 
 
 def detect_date_filter(question: str, today: date) -> DateFilter | None:
-    """The first time expression in ``question`` as a date range, or None when there is none."""
+    """The first time expression in ``question`` as a date range, or None when there is none.
+
+    A range that restricts nothing already published (it starts after today, or only ends after
+    today) talks about the future in the article ("plant bis 2035"), not about when it appeared.
+    """
     lowered = question.lower()
     for pattern, rule in _rules(today):
-        match = pattern.search(lowered)
-        if match:
+        for match in pattern.finditer(lowered):
             start, end = rule(match)
+            if (start or end or today) > today or (start is None and end is not None and end >= today):
+                continue
             return DateFilter(start, end, question[match.start() : match.end()].strip())
     return None

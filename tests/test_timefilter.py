@@ -32,6 +32,8 @@ TODAY = date(2026, 11, 27)  # a Friday
         ("Was war gestern los?", date(2026, 11, 26), date(2026, 11, 26), "gestern"),
         ("Datenlecks vor 2020", None, date(2019, 12, 31), "vor 2020"),
         ("Was war letztes Jahr?", date(2025, 1, 1), date(2025, 12, 31), "letztes Jahr"),
+        ("Was lief bis 2021 bei Exchange?", None, date(2021, 12, 31), "bis 2021"),
+        ("Was plant Intel 2030, was sagte es 2022?", date(2022, 1, 1), date(2022, 12, 31), "2022"),
     ],
 )
 def test_german_time_expressions(question: str, start: date | None, end: date, text: str) -> None:
@@ -40,7 +42,14 @@ def test_german_time_expressions(question: str, start: date | None, end: date, t
 
 @pytest.mark.parametrize(
     "question",
-    ["Wie funktioniert ein Passkey?", "Was ist Windows 11?", "Was kostet das iPhone 15 mit 256 GB?"],
+    [
+        "Wie funktioniert ein Passkey?",
+        "Was ist Windows 11?",
+        "Was kostet das iPhone 15 mit 256 GB?",
+        # plans in the article's content, not its publication date
+        "Wer plant bis 2035 hunderttausend Ladepunkte?",
+        "Was soll im Jahr 2040 gelten?",
+    ],
 )
 def test_no_time_expression_means_no_filter(question: str) -> None:
     assert detect_date_filter(question, TODAY) is None
