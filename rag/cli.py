@@ -115,7 +115,7 @@ def serve_tgi(
     max_total_tokens: Annotated[int | None, typer.Option(help="Default: the model's context.")] = None,
     max_concurrent_requests: Annotated[int, typer.Option(help="More get 429.")] = 16,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
-    dtype: Annotated[str | None, typer.Option(help="float32 or bfloat16 (default: the setting).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 (default: setting).")] = None,
 ) -> None:
     """Serve a model over TGI's HTTP API (/generate, /generate_stream, /v1/chat/completions, ...)."""
     from rag.models.resolve import ModelNotProvisionedError

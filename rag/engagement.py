@@ -25,6 +25,7 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
+from rag.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 from rag.settings import Settings
 
@@ -111,23 +112,6 @@ def base_classifier(base_folder: str) -> PreTrainedModel:
         return AutoModelForSequenceClassification.from_pretrained(base_folder, num_labels=2)
     finally:
         transformers_logging.set_verbosity(level)
-
-
-def _cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (Linux flags); elsewhere bf16 may be slower."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
-
-
-def inference_dtype(setting: str, device: str) -> torch.dtype:
-    """The weight dtype for ``setting``: bfloat16 halves the CPU time on this machine's kind of CPU
-    at the same accuracy (measured by `bench.classifier`), but only where the CPU has native bf16."""
-    if setting == "auto":
-        return torch.bfloat16 if device == "cpu" and _cpu_has_native_bf16() else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[setting]
 
 
 def load_classifier(

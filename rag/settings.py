@@ -148,7 +148,11 @@ class Settings(BaseSettings):
         default=None,
         description="Remote backends: LoRA adapter served by the server (TGI `adapter_id`, or `model`).",
     )
-    generator_max_new_tokens: int = Field(default=512, ge=1, description="Most tokens one answer may have.")
+    generator_max_new_tokens: int = Field(
+        default=256,
+        ge=1,
+        description="Most tokens one answer may have (answers have three sentences at most).",
+    )
     generator_temperature: float = Field(
         default=0.0, ge=0.0, description="Sampling temperature; 0 decodes greedily (deterministic)."
     )
@@ -166,9 +170,9 @@ class Settings(BaseSettings):
     generator_retries: int = Field(
         default=2, ge=0, description="Retries of a remote generator request on connection errors."
     )
-    generator_dtype: Literal["float32", "bfloat16"] = Field(
-        default="float32",
-        description="Weights dtype for in-process generation; bfloat16 is faster on CPUs with AVX512-BF16.",
+    generator_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Weights dtype for in-process generation; `auto`: bfloat16 on a CPU with native bf16.",
     )
     generator_threads: int | None = Field(
         default=None,

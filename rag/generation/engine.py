@@ -36,6 +36,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from rag.dtypes import inference_dtype
 from rag.generation.errors import GeneratorError
 from rag.models.resolve import resolve_model
 
@@ -43,8 +44,6 @@ Quantization = Literal["none", "nf4", "int8"]
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "nf4", "int8")
 # bfloat16 halves prefill time on CPUs with AVX512-BF16/AMX; float32 is safe everywhere.
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
 # bitsandbytes' 8-bit matmul warns on every forward pass on CPU; the cast is expected there.
 warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
 
@@ -82,12 +81,6 @@ class Token:
     logprob: float | None
     special: bool
     top_tokens: tuple[Token, ...] = ()
-
-
-def torch_dtype(dtype: str) -> torch.dtype:
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
 
 
 def quantization_config(
@@ -327,8 +320,9 @@ class Engine:
         tokenizer = AutoTokenizer.from_pretrained(path)
         if tokenizer.chat_template is None:
             tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
-        config = quantization_config(quantization, torch_dtype(dtype))
-        kwargs: dict[str, Any] = {"dtype": torch_dtype(dtype)}
+        weights = inference_dtype(dtype, device)
+        config = quantization_config(quantization, weights)
+        kwargs: dict[str, Any] = {"dtype": weights}
         if config is not None:
             kwargs.update(quantization_config=config, device_map={"": device})
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
@@ -473,8 +467,7 @@ def load_engine(
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}")
     path = resolve_model(model, cache_dir)
-    torch_dtype(dtype)
-    key = (path, quantization, tuple((adapters or {}).items()), device, dtype)
+    key = (path, quantization, tuple((adapters or {}).items()), device, str(inference_dtype(dtype, device)))
     with _ENGINES_LOCK:
         engine = _ENGINES.get(key)
         if engine is None:

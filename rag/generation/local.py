@@ -46,11 +46,11 @@ class LocalChatModel(StreamingChatModel):
     quantization: Literal["none", "nf4", "int8"] = "none"
     adapter: str | None = Field(default=None, description="Folder (or hub id) of a peft LoRA adapter.")
     device: str = "cpu"
-    dtype: Literal["float32", "bfloat16"] = "float32"
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int | None = Field(
         default=None, ge=1, description="torch threads (process-wide); None: default."
     )
-    max_new_tokens: int = Field(default=512, ge=1)
+    max_new_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float | None = None
     repetition_penalty: float | None = None
