@@ -62,6 +62,8 @@ class Answer(BaseModel):
     timings: dict[str, float] = Field(default_factory=dict)
     notices: list[str] = Field(default_factory=list)
     refused: bool = False
+    citations_attributed: bool = False
+    """Some citation markers were added after generation (see rag/attribution.py)."""
 
 
 def resolve_citations(text: str, sources: list[SourceRef]) -> tuple[str, list[SourceRef]]:

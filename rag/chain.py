@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from stop_words import get_stop_words
 
 from rag.answer import Answer, AppliedFilters, SourceRef, resolve_citations
+from rag.attribution import attribute_citations
 from rag.prompting import PROMPT, REFUSAL, format_sources
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import HybridRetriever, Mode, SearchFilter
@@ -177,7 +178,8 @@ class RagPipeline:
         }
         if first_token is not None:
             timings["first_token"] = first_token
-        text, citations = resolve_citations("".join(pieces), retrieval["sources"])
+        attributed_text, attributed = attribute_citations("".join(pieces), retrieval["sources"])
+        text, citations = resolve_citations(attributed_text, retrieval["sources"])
         yield Answer(
             question=question,
             text=text,
@@ -187,6 +189,7 @@ class RagPipeline:
             timings=timings,
             notices=notices,
             refused=REFUSAL.rstrip(".") in text,
+            citations_attributed=attributed,
         )
 
     def ask(self, question: str, options: AskOptions | None = None) -> Answer:

@@ -86,6 +86,8 @@ def ask(
         typer.echo(answer.model_dump_json(indent=2))
         return
     typer.echo()
+    if answer.citations_attributed:
+        typer.echo(f"\nMit zugeordneten Quellenangaben: {answer.text}")
     if answer.filters.detected_text:
         typer.echo(
             f"\nZeitraum aus der Frage ({answer.filters.detected_text!r}): "
