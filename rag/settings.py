@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
     )
     qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
+    qdrant_embedded_engine: Literal["local", "edge"] = Field(
+        default="local",
+        description="Embedded store engine: qdrant-client's local mode, or Qdrant's engine in-process.",
+    )
     qdrant_tls_ca_cert: Path | None = Field(
         default=None,
         description="CA bundle that verifies an `https://` Qdrant server signed by a private CA.",
@@ -209,7 +213,8 @@ class Settings(BaseSettings):
     @property
     def resolved_qdrant_path(self) -> str:
         """The embedded store location, defaulting under ``var_dir``."""
-        return self.qdrant_path or str(self.var_dir / "qdrant")
+        default = "qdrant-edge" if self.qdrant_embedded_engine == "edge" else "qdrant"
+        return self.qdrant_path or str(self.var_dir / default)
 
 
 @lru_cache(maxsize=1)

@@ -13,12 +13,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from rag.store_edge import EdgeClient
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -94,8 +97,9 @@ class ConfiguredClient(QdrantClient):
         self.layout = layout
 
 
-def open_client(settings: Settings) -> ConfiguredClient:
-    """A client for the configured store: a server by URL, else embedded storage (or memory)."""
+def open_client(settings: Settings) -> ConfiguredClient | EdgeClient:
+    """A client for the configured store: a server by URL, else embedded storage (or memory) with
+    the configured engine: qdrant-client's local mode, or Qdrant's own engine (rag/store_edge.py)."""
     layout = CollectionLayout.from_settings(settings)
     if settings.qdrant_url:
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
@@ -104,6 +108,10 @@ def open_client(settings: Settings) -> ConfiguredClient:
             layout, url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout, **tls
         )
     path = settings.resolved_qdrant_path
+    if settings.qdrant_embedded_engine == "edge":
+        from rag.store_edge import EdgeClient  # imports this module
+
+        return EdgeClient(path, layout)
     if path == ":memory:":
         return ConfiguredClient(layout, location=":memory:")
     Path(path).mkdir(parents=True, exist_ok=True)
@@ -148,7 +156,7 @@ class VectorStore:
 
     def __init__(
         self,
-        client: QdrantClient,
+        client: QdrantClient | EdgeClient,
         collection: str,
         retries: int = 3,
         backoff: float = 0.5,
