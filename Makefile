@@ -12,7 +12,7 @@ PORT ?= 8501
 # pip prints one warning per missing local mirror folder; they say nothing about this project.
 PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup run test bench lint format compose-plugin
+.PHONY: setup run test bench eval lint format compose-plugin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,24 @@ bench: setup
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
 	$(BIN)/python -m bench.scale --output var/bench/scale.json
+
+# Evaluation on the dev sets (reports/eval/): XQuAD's paragraphs as needles among the default corpus
+# (a copy of the default collection plus the paragraphs), the heise questions on the default index.
+# Answers cost seconds each on a CPU, so the XQuAD answers are a seeded sample of EVAL_ANSWERS.
+EVAL_OUT ?= reports/eval
+EVAL_ANSWERS ?= 40
+XQUAD := var/data/xquad-de/xquad.de.dev.json
+HEISE_QA := var/data/heise-qa/heise_qa_dev.jsonl
+
+eval: setup
+	$(BIN)/heise-rag index build-default
+	$(BIN)/heise-rag index copy heise heise-xquad
+	$(BIN)/heise-rag ingest squad $(XQUAD) --collection heise-xquad
+	$(BIN)/heise-rag eval retrieval --squad $(XQUAD) --collection heise-xquad --output $(EVAL_OUT)/xquad-retrieval
+	$(BIN)/heise-rag eval retrieval --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-retrieval
+	$(BIN)/heise-rag eval answers --squad $(XQUAD) --collection heise-xquad --limit $(EVAL_ANSWERS) \
+		--output $(EVAL_OUT)/xquad-answers
+	$(BIN)/heise-rag eval answers --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-answers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -33,8 +33,11 @@ def eval_retrieval(
     questions: QuestionsOption = None,
     squad: SquadOption = None,
     modes: Annotated[
-        str, typer.Option(help="Comma-separated: dense, sparse, hybrid, hybrid+rerank")
-    ] = "dense,sparse,hybrid",
+        str,
+        typer.Option(
+            help="Comma-separated: dense, sparse, hybrid, hybrid+rerank; `all`: each one configured"
+        ),
+    ] = "all",
     k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
     limit: LimitOption = None,
     seed: SeedOption = 0,
@@ -45,7 +48,7 @@ def eval_retrieval(
     from tqdm import tqdm
 
     from eval.gold import gold_passages, keep_known_gold
-    from eval.retrieval_eval import evaluate_mode
+    from eval.retrieval_eval import EVAL_MODES, evaluate_mode
     from eval.retrieval_report import flat_metrics, write_retrieval_report
     from rag.ask_service import make_reranker
     from rag.embeddings import Embedder
@@ -79,8 +82,11 @@ def eval_retrieval(
             sparse_weight=settings.sparse_weight,
         )
         reranker = make_reranker(settings, top_n=k)
+        chosen = [m.strip() for m in modes.split(",") if m.strip()]
+        if chosen == ["all"]:
+            chosen = [m for m in EVAL_MODES if reranker is not None or not m.endswith("+rerank")]
         results = []
-        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+        for mode in chosen:
             with tqdm(total=len(items), desc=mode, unit=" Fragen") as bar:
                 results.append(evaluate_mode(mode, items, retriever, reranker, k, on_question=bar.update))
     except (ValueError, ModelNotProvisionedError, StoreUnavailableError) as exc:

@@ -7,7 +7,7 @@ prompts a model folder declares (none for models without them), batch and sort b
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,8 @@ from sentence_transformers import SentenceTransformer
 
 from rag.models.resolve import resolve_model
 from rag.settings import Settings
+
+QUERY_CACHE_SIZE = 1024
 
 
 class Embedder:
@@ -25,6 +27,7 @@ class Embedder:
         self._cache_dir = cache_dir
         self._device = device
         self.batch_size = batch_size
+        self._cached_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._encode_query)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
@@ -61,4 +64,11 @@ class Embedder:
         )
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.model.encode_query(text, normalize_embeddings=True, convert_to_numpy=True)
+        """Cached (read-only result): an evaluation embeds each question once per retrieval mode,
+        and a reader who asks again or switches filters should not wait for the encoder twice."""
+        return self._cached_query(text)
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        vector = self.model.encode_query(text, normalize_embeddings=True, convert_to_numpy=True)
+        vector.flags.writeable = False
+        return vector
