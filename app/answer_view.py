@@ -109,8 +109,10 @@ def render_answer_details(entry: ChatEntry) -> None:
     answer = entry.answer
     if answer is None:
         return
-    if entry.rewritten:
-        st.caption(f"Gesucht wurde: {plain(entry.searched)}")
+    if entry.how == "rewritten":
+        st.caption(f"Als eigenständige Frage gesucht: {plain(entry.searched)}")
+    elif entry.how == "joined":
+        st.caption(f"Zusammen mit der vorigen Frage gesucht: {plain(entry.searched)}")
     for notice in answer.notices:
         st.info(plain(notice), icon=":material/info:")
     render_filter_chip(entry, answer)

@@ -15,7 +15,7 @@ from app import resources
 from rag.answer import Answer
 from rag.ask_service import build_pipeline
 from rag.chain import AskOptions, check_question
-from rag.condense import Turn, condense_question
+from rag.condense import How, Turn, condense_question
 from rag.settings import get_settings
 
 
@@ -28,7 +28,7 @@ class ChatEntry:
     backend: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     searched: str = ""
-    rewritten: bool = False
+    how: How = "typed"
     answer: Answer | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -64,7 +64,7 @@ def run_entry(
     if turns:
         on_stage("Folgefrage wird mit dem Verlauf zu einer eigenständigen Frage umformuliert …")
     condensed = condense_question(chat_model, turns, entry.question)
-    entry.searched, entry.rewritten = condensed.question, condensed.rewritten
+    entry.searched, entry.how = condensed.question, condensed.how
     if turns:
         entry.timings["condense"] = condensed.seconds
     on_stage("Quellen werden gesucht, die Antwort wird formuliert …")

@@ -43,12 +43,18 @@ class Report:
         return f"{self.folder.name} ({self.written:%d.%m.%Y %H:%M})"
 
 
+def _is_answer_metrics(metrics: Any) -> bool:
+    """`heise-rag eval answers` writes ``{"metrics": {name: {"mean", "ci95", "n"}}, "latency_s": ...}``."""
+    inner = metrics.get("metrics") if isinstance(metrics, dict) else None
+    return isinstance(inner, dict) and all(isinstance(v, dict) and "mean" in v for v in inner.values())
+
+
 def _kind(folder: Path, metrics: Any) -> Kind:
     if isinstance(metrics, dict) and "modes" in metrics:
         return "retrieval"
     if isinstance(metrics, list) and metrics and isinstance(metrics[0], dict) and "split" in metrics[0]:
         return "classifier"
-    if "answer" in folder.name.lower() or (isinstance(metrics, dict) and "answers" in metrics):
+    if _is_answer_metrics(metrics) or "answer" in folder.name.lower():
         return "answers"
     return "other"
 
@@ -119,13 +125,62 @@ def classifier_table(metrics: list[dict[str, Any]]) -> pd.DataFrame:
     return table.round(3)
 
 
+def answers_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """One row per answer metric: mean, 95 % interval and the number of questions it covers."""
+    rows = []
+    for name, value in metrics["metrics"].items():
+        low, high = value.get("ci95") or (None, None)
+        rows.append(
+            {
+                "Kennzahl": name,
+                "Mittelwert": None if value["mean"] is None else round(float(value["mean"]), 3),
+                "95-%-Intervall": "—" if low is None else f"[{low:.3f}, {high:.3f}]",
+                "n": value.get("n"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _flatten(value: Any, prefix: str = "") -> Iterable[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(inner, f"{prefix}{key}.")
+    else:
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value)
+        yield prefix.rstrip("."), text
+
+
 def flat_table(metrics: Any) -> pd.DataFrame:
     """Any other metrics.json as rows of (Kennzahl, Wert): nested keys joined with dots."""
-    flat = pd.json_normalize(metrics, sep=".") if isinstance(metrics, dict) else pd.DataFrame(metrics)
-    if isinstance(metrics, dict) and len(flat) == 1:
-        values = flat.iloc[0]
-        return pd.DataFrame({"Kennzahl": list(values.index), "Wert": [str(v) for v in values]})
-    return flat.astype(str)
+    if isinstance(metrics, dict):
+        pairs = list(_flatten(metrics))
+        return pd.DataFrame({"Kennzahl": [k for k, _ in pairs], "Wert": [v for _, v in pairs]})
+    return pd.DataFrame(metrics).astype(str)
+
+
+def answer_examples(report: Report, limit: int = 500) -> pd.DataFrame | None:
+    """Question, answer and error per question from an answer report's answers.jsonl, if any."""
+    path = report.folder / "answers.jsonl"
+    if report.kind != "answers" or not path.is_file():
+        return None
+    rows = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if len(rows) == limit:
+                break
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            rows.append(
+                {
+                    "Frage": item.get("question"),
+                    "Antwort": item.get("answer"),
+                    "Fehler": item.get("error"),
+                    "Sekunden": item.get("seconds"),
+                }
+            )
+    return pd.DataFrame(rows) if rows else None
 
 
 def metrics_table(report: Report) -> pd.DataFrame | None:
@@ -135,4 +190,6 @@ def metrics_table(report: Report) -> pd.DataFrame | None:
         return retrieval_table(report.metrics)
     if report.kind == "classifier":
         return classifier_table(report.metrics)
+    if report.kind == "answers" and _is_answer_metrics(report.metrics):
+        return answers_table(report.metrics)
     return flat_table(report.metrics)

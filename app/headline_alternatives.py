@@ -40,6 +40,8 @@ def parse_alternatives(text: str, original: str) -> list[str]:
     found: list[str] = []
     for line in text.splitlines():
         candidate = _BULLET.sub("", line).strip().strip(_QUOTES).strip()
+        if candidate.endswith(":"):  # "Hier sind drei Vorschläge:" introduces, it is no headline
+            continue
         try:
             headline = validate_headline(candidate)
         except HeadlineError:

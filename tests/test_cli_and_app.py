@@ -1,17 +1,18 @@
-"""The CLI and the first app page, run for real (typer's runner, Streamlit's headless AppTest)."""
+"""The CLI and the index status probe, run for real (typer's runner, a real embedded store).
+
+The app's pages are tested in tests/app/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from qdrant_client import QdrantClient, models
-from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from rag.cli import app
 from rag.index_status import index_status
 from rag.models.registry import MODELS
-from rag.settings import PROJECT_ROOT, Settings
+from rag.settings import Settings
 
 runner = CliRunner()
 
@@ -47,14 +48,3 @@ def test_unreachable_qdrant_server_is_named() -> None:
     status = index_status(Settings(_env_file=None, qdrant_url="http://127.0.0.1:9"))
     assert status.mode == "server"
     assert status.error is not None and "http://127.0.0.1:9" in status.error
-
-
-def test_first_page_renders_models_and_index_status(isolated_env: Path) -> None:
-    page = AppTest.from_file(str(PROJECT_ROOT / "app" / "main.py"), default_timeout=60).run()
-    assert not page.exception
-    assert page.title[0].value == "heise-rag"
-    assert [h.value for h in page.subheader] == ["Modelle", "Vektorindex"]
-    table = page.dataframe[0].value
-    assert list(table["Modell"])[:2] == ["multilingual-e5-small", "qwen2.5-coder-0.5b-instruct"]
-    assert set(table["Status"]) <= {"bereit", "fehlt", "unvollständig", "veraltet", "aus", "extern"}
-    assert "Noch kein Index" in page.info[0].value

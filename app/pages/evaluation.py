@@ -6,7 +6,14 @@ import re
 
 import streamlit as st
 
-from app.eval_reports import KIND_TITLES, Report, find_reports, latest_by_kind, metrics_table
+from app.eval_reports import (
+    KIND_TITLES,
+    Report,
+    answer_examples,
+    find_reports,
+    latest_by_kind,
+    metrics_table,
+)
 from app.resources import repo_path
 from rag.settings import get_settings
 
@@ -24,6 +31,10 @@ def show_report(report: Report) -> None:
         for i, plot in enumerate(report.plots):
             with columns[i % 2]:
                 st.image(str(plot), caption=plot.stem.replace("-", " ").replace("_", " "), width="stretch")
+    examples = answer_examples(report)
+    if examples is not None:
+        with st.expander(f"Antworten je Frage ({len(examples)})"):
+            st.dataframe(examples, hide_index=True, width="stretch")  # cells are text, never markup
     if report.markdown:
         # Reports are written by the project's own evaluation code; Markdown, never HTML.
         with st.expander("Vollständiger Bericht"):

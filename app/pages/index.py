@@ -87,6 +87,7 @@ def ingest_form() -> None:
         if st.form_submit_button("Feed aufnehmen", icon=":material/rss_feed:"):
             if url.strip():
                 st.session_state[REPORT_KEY] = ingest_items("feed", url.strip())
+                st.rerun()  # the statistics above were drawn before the ingest
             else:
                 st.warning("Bitte eine Feed-Adresse eingeben.", icon=":material/warning:")
     with upload_tab, st.form("upload_form"):
@@ -105,6 +106,7 @@ def ingest_form() -> None:
                 st.warning("Bitte eine Datei auswählen.", icon=":material/warning:")
             else:
                 st.session_state[REPORT_KEY] = ingest_upload(upload.name, upload.getvalue(), csv_kind)
+                st.rerun()
 
 
 def show_last_report() -> None:
