@@ -7,14 +7,18 @@ unit vectors (multilingual-e5-small), BM25-like sparse vectors with Zipf-distrib
 source, article_id, title, ~900 characters of text). The query is the ask path's: dense and
 sparse prefetch (100 each) with a one-year date filter, fused by weighted RRF, 90 chunks back.
 
-Two in-process backends are compared on the same corpus and queries:
-- ``local``: qdrant-client's local mode, the project's embedded store (exact search in numpy and
-  Python, filters evaluated per point, everything held in Python objects, persisted to SQLite);
+Three embedded engine configurations run through the project's own store (``open_client`` +
+``VectorStore``) on the same corpus and queries:
+- ``local``: qdrant-client's local mode, the default embedded store (exact search in numpy and
+  Python, filters evaluated per point, everything held in Python objects);
 - ``edge``: qdrant-edge-py, Qdrant's Rust engine in-process (HNSW, sparse inverted index, payload
-  indexes, memory-mapped segments).
+  indexes, memory-mapped segments), ``HEISE_RAG_QDRANT_EMBEDDED_ENGINE=edge``;
+- ``edge-int8``: the same with int8-quantized dense vectors in RAM and the originals on disk, the
+  large-collection layout (``HEISE_RAG_QDRANT_QUANTIZATION=int8``, ``_ON_DISK_VECTORS=true``).
 
-Each (backend, size) runs in a fresh process so its resident memory (RSS) is its own; the
-result-set overlap with the exact ``local`` ranking shows what the approximate index costs.
+Each (engine, size) runs in a fresh process so its resident memory (RSS) is its own; the top-10
+overlap with the exact ``local`` ranking shows what the approximate index costs. Query timing stops
+after ``--query-budget-s`` (at least 3 queries), which bounds the slow local mode at large sizes.
 Run with ``python -m bench.scale [--sizes 10000,50000,100000,200000] [--backends local,edge]``.
 """
 
@@ -26,17 +30,17 @@ import multiprocessing
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import qdrant_edge as qe
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 
 from rag.retrieval import SearchFilter
-from rag.store import DENSE, SPARSE, VectorStore
+from rag.settings import Settings
+from rag.store import DENSE, SPARSE, VectorStore, open_client
 
 DIM = 384
 VOCAB = 60_000
@@ -176,25 +180,21 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def _date_range(q: Query) -> tuple[str, str]:
-    start = datetime.combine(q.date_from, datetime.min.time(), UTC)
-    return start.isoformat(), (start + timedelta(days=(q.date_to - q.date_from).days + 1)).isoformat()
+class StoreBackend:
+    """The project's store (``open_client`` + ``VectorStore``) with one engine configuration, and
+    the retriever's hybrid query on its client, so every engine runs the same code above it.
 
-
-class LocalBackend:
-    """The project's embedded store: qdrant-client local mode through VectorStore.
-
-    The scaling runs keep it in memory (``:memory:``): the search code and the in-memory data are
-    the same as with a folder, but a folder commits one SQLite transaction per point (about 80
-    points/s here), which would make 200k points take most of an hour. ``persisted_ingest_rate``
-    measures that cost separately on a sample.
+    ``local`` keeps qdrant-client's local mode in memory (``:memory:``): the search code and the
+    in-memory data are the same as with a folder, but a folder commits one SQLite transaction per
+    point (about 80-160 points/s here), which would make 200k points take most of an hour;
+    ``persisted_ingest_rate`` measures that cost separately on a sample. The edge engines write to
+    a folder, as they would in use, and are reopened after the ingest: closing builds the HNSW and
+    payload indexes, and the reopened store is what a serving process sees.
     """
 
-    name = "local"
-
-    def __init__(self, path: Path | None) -> None:
-        client = QdrantClient(path=str(path)) if path else QdrantClient(location=":memory:")
-        self.store = VectorStore(client, "scale")
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = VectorStore(open_client(settings), "scale")
         self.store.create(DIM, {"bm25_avgdl": 80.0})
 
     def upsert(self, batch: list[tuple[int, np.ndarray, dict, dict]]) -> None:
@@ -208,7 +208,9 @@ class LocalBackend:
         )
 
     def finish(self) -> None:
-        return
+        if self.settings.qdrant_embedded_engine == "edge":
+            self.store.client.close()
+            self.store = VectorStore(open_client(self.settings), "scale")
 
     def query(self, q: Query) -> list[int]:
         qfilter = SearchFilter(q.date_from, q.date_to).to_qdrant()
@@ -229,66 +231,29 @@ class LocalBackend:
         self.store.client.close()
 
 
-class EdgeBackend:
-    """qdrant-edge-py: Qdrant's engine in-process, with HNSW and payload indexes."""
-
-    name = "edge"
-
-    def __init__(self, path: Path) -> None:
-        config = qe.EdgeConfig(
-            vectors={DENSE: qe.EdgeVectorParams(size=DIM, distance=qe.Distance.Cosine)},
-            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000),
-        )
-        self.shard = qe.EdgeShard.create(str(path), config)
-        for field, schema in (
-            ("published_at", qe.PayloadSchemaType.Datetime),
-            ("source", qe.PayloadSchemaType.Keyword),
-            ("article_id", qe.PayloadSchemaType.Keyword),
-        ):
-            self.shard.update(qe.UpdateOperation.create_field_index(field, schema))
-
-    def upsert(self, batch: list[tuple[int, np.ndarray, dict, dict]]) -> None:
-        points = [
-            qe.Point(pid, {DENSE: vec.tolist(), SPARSE: qe.SparseVector(**sp)}, payload)
-            for pid, vec, sp, payload in batch
-        ]
-        self.shard.update(qe.UpdateOperation.upsert_points(points))
-
-    def finish(self) -> None:
-        """Build the HNSW and payload indexes, as a server's optimizer would in the background."""
-        self.shard.optimize()
-        self.shard.flush()
-
-    def query(self, q: Query) -> list[int]:
-        gte, lt = _date_range(q)
-        qfilter = qe.Filter(must=[qe.FieldCondition("published_at", range=qe.RangeDateTime(gte=gte, lt=lt))])
-        sparse = qe.SparseVector(q.sparse_indices, q.sparse_values)
-        request = qe.QueryRequest(
-            limit=LIMIT,
-            prefetches=[
-                qe.Prefetch(PREFETCH, query=qe.Query.Nearest(q.dense, using=DENSE), filter=qfilter),
-                qe.Prefetch(PREFETCH, query=qe.Query.Nearest(sparse, using=SPARSE), filter=qfilter),
-            ],
-            query=qe.Fusion.Rrf(k=60, weights=[1.0, 1.0]),
-            with_payload=True,
-        )
-        return [int(p.id) for p in self.shard.query(request)]
-
-    def close(self) -> None:
-        self.shard.close()
+def engine_settings(backend: str, folder: Path | None) -> Settings:
+    """``local``, ``edge`` (full-precision vectors in RAM) or ``edge-int8`` (int8 in RAM, originals
+    on disk: the large-collection layout of infra/README.md)."""
+    if backend == "local":
+        return Settings(_env_file=None, qdrant_url=None, qdrant_path=str(folder or ":memory:"))
+    int8 = backend == "edge-int8"
+    return Settings(
+        _env_file=None,
+        qdrant_url=None,
+        qdrant_path=str(folder),
+        qdrant_embedded_engine="edge",
+        qdrant_quantization="int8" if int8 else "none",
+        qdrant_on_disk_vectors=int8,
+    )
 
 
-BACKENDS: dict[str, Callable[[Path], LocalBackend | EdgeBackend]] = {
-    "local": lambda path: LocalBackend(None),
-    "edge": EdgeBackend,
-}
+BACKENDS = ("local", "edge", "edge-int8")
 
 
 def persisted_ingest_rate(n: int = 2_000) -> float:
     """Chunks per second into a local-mode *folder*, the project's default embedded store."""
     with tempfile.TemporaryDirectory(prefix="scale-persist-") as tmp:
-        backend = LocalBackend(Path(tmp) / "store")
+        backend = StoreBackend(engine_settings("local", Path(tmp) / "store"))
         started = time.perf_counter()
         for batch in corpus_batches(n):
             backend.upsert(batch)
@@ -303,7 +268,8 @@ def measure(backend_name: str, size: int, n_queries: int, query_budget_s: float)
     with tempfile.TemporaryDirectory(prefix=f"scale-{backend_name}-") as tmp:
         rss_start = rss_mb()
         started = time.perf_counter()
-        backend = BACKENDS[backend_name](Path(tmp) / "store")
+        folder = None if backend_name == "local" else Path(tmp) / "store"
+        backend = StoreBackend(engine_settings(backend_name, folder))
         for batch in corpus_batches(size):
             backend.upsert(batch)
         backend.finish()
@@ -317,7 +283,7 @@ def measure(backend_name: str, size: int, n_queries: int, query_budget_s: float)
             ids = backend.query(q)
             latencies.append(time.perf_counter() - t0)
             top10.append(ids[:10])
-            if time.perf_counter() > budget_end and len(latencies) >= 5:
+            if time.perf_counter() > budget_end and len(latencies) >= 3:
                 break
         rss_end = rss_mb()
         disk = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
@@ -361,10 +327,11 @@ def run(sizes: list[int], backends: list[str], n_queries: int, query_budget_s: f
                 f"RSS +{row['rss_growth_mb']} MB",
                 flush=True,
             )
-        if "local" in by_backend and "edge" in by_backend:
-            by_backend["edge"]["top10_overlap_with_local"] = round(
-                overlap(by_backend["local"]["top10"], by_backend["edge"]["top10"]), 3
-            )
+        if "local" in by_backend:
+            for name in set(by_backend) - {"local"}:
+                by_backend[name]["top10_overlap_with_local"] = round(
+                    overlap(by_backend["local"]["top10"], by_backend[name]["top10"]), 3
+                )
         for row in by_backend.values():
             row.pop("top10")
             rows.append(row)
@@ -374,7 +341,9 @@ def run(sizes: list[int], backends: list[str], n_queries: int, query_budget_s: f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,100000,200000", help="comma-separated chunk counts")
-    parser.add_argument("--backends", default="local,edge", help=f"comma-separated: {', '.join(BACKENDS)}")
+    parser.add_argument(
+        "--backends", default=",".join(BACKENDS), help=f"comma-separated: {', '.join(BACKENDS)}"
+    )
     parser.add_argument("--queries", type=int, default=50, help="queries per size (fewer if over budget)")
     parser.add_argument("--query-budget-s", type=float, default=60.0, help="query time per run, then stop")
     parser.add_argument("--output", type=Path, default=Path("var/bench/scale.json"))
