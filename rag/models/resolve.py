@@ -10,6 +10,12 @@ from pathlib import Path
 
 from rag.models.provision import model_state
 from rag.models.registry import MODELS
+from rag.settings import PROJECT_ROOT
+
+# Models this project trains and ships in the repository, by name.
+TRAINED_MODELS: dict[str, Path] = {
+    "heise-reranker-de": PROJECT_ROOT / "finetune" / "artifacts" / "reranker",
+}
 
 
 class ModelNotProvisionedError(RuntimeError):
@@ -17,7 +23,9 @@ class ModelNotProvisionedError(RuntimeError):
 
 
 def resolve_model(value: str, cache_dir: Path) -> str:
-    """Return the folder of a provisioned name, or ``value`` unchanged for folders and hub ids."""
+    """Return the folder of a provisioned or shipped name, or ``value`` unchanged for folders and hub ids."""
+    if value in TRAINED_MODELS:
+        return str(TRAINED_MODELS[value])
     spec = MODELS.get(value)
     if spec is None:
         return value

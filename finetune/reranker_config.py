@@ -1,0 +1,19 @@
+"""Training settings of the reranker, apart from the training code so the CLI reads its defaults
+without importing torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    layers: int = 3
+    max_length: int = 144
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    in_batch_negatives: int = 1
+    seed: int = 13
