@@ -251,6 +251,8 @@ class EdgeClient:
         """Sharding, replication and write consistency (``server_only``) mean nothing in one process."""
         if self.collection_exists(collection_name):
             raise ValueError(f"Collection {collection_name} already exists")
+        if not isinstance(vectors_config, dict):
+            raise TypeError("edge engine: collections need named vectors (a dict of VectorParams)")
         shard = qe.EdgeShard.create(
             str(self.root / collection_name / "shard"), _edge_config(vectors_config, sparse_vectors_config)
         )

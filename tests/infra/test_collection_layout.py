@@ -41,7 +41,7 @@ class RecordingQdrant(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/":
-            data = json.dumps({"title": "qdrant", "version": "1.20.0"}).encode()
+            data = json.dumps({"title": "qdrant", "version": "1.19.0"}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
