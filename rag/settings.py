@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     chunk_overlap_tokens: int = Field(default=32, ge=0, description="Tokens shared by neighbouring chunks.")
     embed_batch_size: int = Field(default=32, ge=1, description="Texts per encoder batch.")
+    query_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="Torch threads while embedding one query (unset: the process setting).",
+    )
     device: str = Field(default="cpu", description="Torch device for the encoders: `cpu`, `cuda`, `mps`.")
 
     retrieval_candidates: int = Field(
