@@ -55,6 +55,7 @@ def build_pipeline(
         retriever,
         chat_model or make_chat_model(settings, backend),
         reranker or make_reranker(settings, settings.answer_sources),
+        source_chars=settings.source_chars or None,
     )
 
 

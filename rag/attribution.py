@@ -1,8 +1,8 @@
 """Citations for answer sentences that the model left without one.
 
 Why: small answer models often state a fact from a source but skip the ``[n]`` marker the prompt
-asks for (Qwen2.5-Coder-0.5B cites in almost no answer). A sentence whose content words (German
-stop words removed, Snowball-stemmed, as in the BM25 index) are found, more than half of them, in one source came
+asks for (Qwen2.5-Coder-0.5B cites in almost no answer). A sentence more than half of whose content
+words (German stop words removed, Snowball-stemmed, as in the BM25 index) stand in one source came
 from that source, so the marker is added after generation and the answer says that it was. Marks
 the model wrote itself are never changed; a sentence that no source covers stays uncited.
 """

@@ -15,6 +15,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
@@ -23,6 +24,7 @@ from stop_words import get_stop_words
 
 from rag.answer import Answer, AppliedFilters, SourceRef, resolve_citations
 from rag.attribution import attribute_citations
+from rag.passages import focus_passage
 from rag.prompting import PROMPT, REFUSAL, format_sources
 from rag.rerank import CrossEncoderReranker
 from rag.retrieval import HybridRetriever, Mode, SearchFilter
@@ -97,11 +99,13 @@ class RagPipeline:
         chat_model: BaseChatModel,
         reranker: CrossEncoderReranker | None = None,
         today: Callable[[], date] = date.today,
+        source_chars: int | None = None,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
         self.reranker = reranker
         self.today = today
+        self.source_chars = source_chars
         self.chain = self._build_chain()
 
     def _filters(self, question: str, options: AskOptions) -> AppliedFilters:
@@ -136,7 +140,12 @@ class RagPipeline:
             started = time.perf_counter()
             documents = list(self.reranker.compress_documents(documents, question))
             timings["rerank"] = time.perf_counter() - started
-        documents = documents[: options.k]
+        documents = [
+            Document(
+                page_content=focus_passage(d.page_content, question, self.source_chars), metadata=d.metadata
+            )
+            for d in documents[: options.k]
+        ]
         sources = [SourceRef.from_document(i, d) for i, d in enumerate(documents, start=1)]
         return {"sources": sources, "documents": documents, "filters": filters, "timings": timings}
 

@@ -86,7 +86,12 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(
         default=30, ge=1, description="Articles the hybrid search hands to the reranker."
     )
-    answer_sources: int = Field(default=5, ge=1, description="Sources the answer model sees.")
+    answer_sources: int = Field(default=3, ge=1, description="Sources the answer model sees.")
+    source_chars: int = Field(
+        default=450,
+        ge=0,
+        description="Characters of each source the model sees (its most question-like sentences); 0: all.",
+    )
     dense_weight: float = Field(
         default=1.0, ge=0, description="Weight of the dense ranking in the RRF fusion."
     )
