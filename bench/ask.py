@@ -67,7 +67,8 @@ def main() -> None:
         figures |= {"rerank_30_ms_p50": p(rerank, 50), "rerank_30_ms_p95": p(rerank, 95)}
         first_tokens, generate = [], []
         for q in questions[: args.generate]:
-            answer = pipeline.ask(q.question, AskOptions(rerank=False, detect_dates=False))
+            options = AskOptions(k=settings.answer_sources, rerank=False, detect_dates=False)
+            answer = pipeline.ask(q.question, options)
             first_tokens.append(answer.timings["first_token"])
             generate.append(answer.timings["generate"])
         figures |= {
