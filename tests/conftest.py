@@ -5,14 +5,36 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
 import pytest
 
+from ingest.service import make_indexer
+from rag.domain import Article
 from rag.models.provision import model_state
 from rag.models.registry import MODELS
 from rag.settings import Settings, get_settings
+from rag.store import VectorStore, open_client
+
+SAMPLE_ARTICLES = [
+    Article(
+        id="6315605",
+        title="Exchange-Server: Jahr-2022-Fehler stoppt die Mailzustellung",
+        body="Ein Datumsfehler im Malware-Scanner hält seit Neujahr E-Mails in Exchange-Warteschlangen fest. "
+        "Microsoft hat ein Skript veröffentlicht, das den Fehler behebt.",
+        published_at=datetime(2022, 1, 2, 9, tzinfo=UTC),
+        source="heise",
+    ),
+    Article(
+        id="7000001",
+        title="Raspberry Pi 5 kommt mit schnellerem Prozessor",
+        body="Der neue Raspberry Pi ist deutlich schneller als sein Vorgänger.",
+        published_at=datetime(2023, 9, 28, 9, tzinfo=UTC),
+        source="heise",
+    ),
+]
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +89,21 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def ask_env(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, provisioned: Callable[[str], Path]
+) -> Settings:
+    """SAMPLE_ARTICLES indexed with the small encoder; the tiny random LLM answers (fast, nonsense)."""
+    provisioned("all-minilm-l6-v2")
+    provisioned("tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "6")
+    get_settings.cache_clear()
+    settings = get_settings()
+    client = open_client(settings)
+    make_indexer(settings, VectorStore(client, settings.collection)).ingest(SAMPLE_ARTICLES)
+    client.close()
+    return settings

@@ -3,58 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 
 import pytest
 from typer.testing import CliRunner
 
-from ingest.service import make_indexer
 from rag.answer import Answer, resolve_citations
 from rag.ask_service import open_pipeline
 from rag.chain import AskOptions
 from rag.cli import app
-from rag.domain import Article
 from rag.settings import Settings, get_settings
-from rag.store import VectorStore, open_client
 
 runner = CliRunner()
-ARTICLES = [
-    Article(
-        id="6315605",
-        title="Exchange-Server: Jahr-2022-Fehler stoppt die Mailzustellung",
-        body="Ein Datumsfehler im Malware-Scanner hält seit Neujahr E-Mails in Exchange-Warteschlangen fest. "
-        "Microsoft hat ein Skript veröffentlicht, das den Fehler behebt.",
-        published_at=datetime(2022, 1, 2, 9, tzinfo=UTC),
-        source="heise",
-    ),
-    Article(
-        id="7000001",
-        title="Raspberry Pi 5 kommt mit schnellerem Prozessor",
-        body="Der neue Raspberry Pi ist deutlich schneller als sein Vorgänger.",
-        published_at=datetime(2023, 9, 28, 9, tzinfo=UTC),
-        source="heise",
-    ),
-]
-
-
-@pytest.fixture
-def ask_env(
-    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, provisioned: Callable[[str], Path]
-) -> Settings:
-    """A two-article index built with the small encoder; the tiny random LLM answers (fast, nonsense)."""
-    provisioned("all-minilm-l6-v2")
-    provisioned("tiny-random-llama")
-    monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
-    monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
-    monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "6")
-    get_settings.cache_clear()
-    settings = get_settings()
-    client = open_client(settings)
-    make_indexer(settings, VectorStore(client, settings.collection)).ingest(ARTICLES)
-    client.close()
-    return settings
 
 
 def test_stream_yields_tokens_then_an_answer_with_sources_filters_and_timings(ask_env: Settings) -> None:

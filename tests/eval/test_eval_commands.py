@@ -62,12 +62,12 @@ def judge_url() -> Iterator[str]:
     server.server_close()
 
 
-def test_judge_failures_are_counted_not_scored(eval_env: Settings, judge_url: str) -> None:
+def test_judge_failures_are_counted_not_scored(ask_env: Settings, judge_url: str) -> None:
     samples = [
         RagasSample("with-ref", "Wer?", "Die Telekom [1].", ["Die Telekom baut aus."], ["x"], "Telekom"),
         RagasSample("no-ref", "Was?", "Nichts.", ["Apple."], ["y"], None),
     ]
-    result = judge_scores(samples, judge_url, "judge", Embedder.from_settings(eval_env), timeout=10)
+    result = judge_scores(samples, judge_url, "judge", Embedder.from_settings(ask_env), timeout=10)
     assert result.scores == {"with-ref": {}, "no-ref": {}}
     # faithfulness and relevancy are judged for both answers; precision/recall need a reference answer
     assert {m: len(f) for m, f in result.failures.items()} == {
@@ -81,7 +81,7 @@ def test_judge_failures_are_counted_not_scored(eval_env: Settings, judge_url: st
 
 
 def test_eval_answers_writes_the_report_and_gates(
-    eval_env: Settings, question_file: Path, tmp_path: Path
+    ask_env: Settings, question_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "answers"
     args = [
@@ -105,7 +105,7 @@ def test_eval_answers_writes_the_report_and_gates(
     assert any("q3: no gold article" in p for p in metrics["problems"])
     assert any(":2:" in p for p in metrics["problems"])
     lines = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
-    assert [line["qid"] for line in lines] == ["q1", "q2"] and lines[0]["source_ids"][0] == "100"
+    assert [line["qid"] for line in lines] == ["q1", "q2"] and lines[0]["source_ids"][0] == "6315605"
     assert {"answer_metrics.png", "answer_latency.png", "per_question.csv", "report.md"} <= {
         p.name for p in out.iterdir()
     }
@@ -118,7 +118,7 @@ def test_eval_answers_writes_the_report_and_gates(
 
 
 def test_eval_retrieval_all_modes_and_bad_floor(
-    eval_env: Settings, question_file: Path, tmp_path: Path
+    ask_env: Settings, question_file: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "retrieval"
     args = [
