@@ -12,7 +12,7 @@ PORT ?= 8501
 # pip prints one warning per missing local mirror folder; they say nothing about this project.
 PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: setup run test bench eval lint format compose-plugin
+.PHONY: setup run test bench eval lint format compose-plugin chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,17 @@ compose-plugin: $(STAMP)
 		mkdir -p $(dir $(COMPOSE_PLUGIN)) && ln -sf $(abspath $(BIN))/docker-compose $(COMPOSE_PLUGIN) \
 		&& docker compose version; fi
 
-test: setup compose-plugin
+# Debian's chromium for the app's browser test (Playwright's own browser download needs the
+# internet); a no-op when it is installed. Without root or sudo the browser test skips and says why.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		{ $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends chromium; } \
+			|| echo "chromium could not be installed: the browser test will skip"; \
+	fi
+
+test: setup compose-plugin chromium
 	$(BIN)/pytest
 
 bench: setup

@@ -129,13 +129,13 @@ def main() -> None:
             answer(entry, chat[:i])
         else:
             render_entry(entry)
-    if not chat:
+    question = st.chat_input("Frage zu heise-Meldungen stellen …")
+    if not chat and question is None:
         st.info(
             "Stellen Sie eine Frage zu Technik-Meldungen, zum Beispiel: "
             + " · ".join(f"„{q}“" for q in EXAMPLES),
             icon=":material/lightbulb:",
         )
-    question = st.chat_input("Frage zu heise-Meldungen stellen …")
     if question is not None:
         entry = ChatEntry(question=question, options=options, backend=backend)
         answer(entry, list(chat))

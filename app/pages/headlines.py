@@ -55,19 +55,17 @@ def score(typed: list[str], with_alternatives: bool, backend: str) -> pd.DataFra
 
 
 def chart(table: pd.DataFrame) -> alt.LayerChart:
-    """Horizontal bars, best first, with the 0.5 decision line."""
-    bars = (
-        alt.Chart(table)
-        .mark_bar()
-        .encode(
-            x=alt.X("p(viele Kommentare):Q", scale=alt.Scale(domain=[0, 1]), title="p(viele Kommentare)"),
-            y=alt.Y("Schlagzeile:N", sort="-x", title=None, axis=alt.Axis(labelLimit=520)),
-            color=alt.Color("Herkunft:N", legend=alt.Legend(orient="bottom", title=None)),
-            tooltip=["Rang", "Schlagzeile", alt.Tooltip("p(viele Kommentare):Q", format=".2f")],
-        )
+    """Horizontal bars, best first, each labelled with its probability."""
+    base = alt.Chart(table).encode(
+        x=alt.X("p(viele Kommentare):Q", scale=alt.Scale(domain=[0, 1]), title="p(viele Kommentare)"),
+        y=alt.Y("Schlagzeile:N", sort="-x", title=None, axis=alt.Axis(labelLimit=520)),
     )
-    rule = alt.Chart(pd.DataFrame({"x": [0.5]})).mark_rule(strokeDash=[4, 4]).encode(x="x:Q")
-    return (bars + rule).properties(height=max(120, 42 * len(table)))
+    bars = base.mark_bar().encode(
+        color=alt.Color("Herkunft:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["Rang", "Schlagzeile", alt.Tooltip("p(viele Kommentare):Q", format=".2f")],
+    )
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("p(viele Kommentare):Q", format=".2f"))
+    return (bars + labels).properties(height=alt.Step(36))
 
 
 def calibration_note(info: ClassifierInfo) -> str:

@@ -52,9 +52,14 @@ ARTICLES = [
 ]
 
 
-def small_index_env(monkeypatch: pytest.MonkeyPatch, var_dir: Path) -> Settings:
-    """Settings for a fresh three-article index under ``var_dir``, built with the small models."""
-    monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(var_dir))
+@pytest.fixture
+def small_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provisioned: Callable[[str], Path]
+) -> Settings:
+    """Settings for a fresh three-article index under ``tmp_path``, built with the small models."""
+    provisioned("all-minilm-l6-v2")
+    provisioned("tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
     monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
     monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "8")
@@ -79,15 +84,8 @@ def fresh_caches() -> Iterator[None]:
 
 
 @pytest.fixture
-def app_env(
-    fresh_caches: None,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    provisioned: Callable[[str], Path],
-) -> Settings:
-    provisioned("all-minilm-l6-v2")
-    provisioned("tiny-random-llama")
-    return small_index_env(monkeypatch, tmp_path / "var")
+def app_env(fresh_caches: None, small_index: Settings) -> Settings:
+    return small_index
 
 
 @pytest.fixture

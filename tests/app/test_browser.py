@@ -1,0 +1,155 @@
+"""The app in a real browser: `streamlit run app/main.py` on a free port, driven by Playwright.
+
+Uses Debian's chromium (`make test` installs it); Playwright's own browser download does not work
+offline. Screenshots of every page go to reports/screenshots/ (git-ignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rag.settings import PROJECT_ROOT, Settings
+
+MAIN = str(PROJECT_ROOT / "app" / "main.py")
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = PROJECT_ROOT / "reports" / "screenshots"
+ANSWER_TIMEOUT_MS = 60_000
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="no /usr/bin/chromium: `make test` installs it (apt)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"streamlit exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"streamlit did not become healthy at {url} within {timeout} s")
+
+
+@pytest.fixture
+def served_app(small_index: Settings, tmp_path: Path, provisioned: Callable[[str], Path]) -> Iterator[str]:
+    """The app over the three-article index (small encoder, tiny LLM) on a free localhost port."""
+    provisioned("multilingual-e5-small")  # the headline classifier's base
+    port = free_port()
+    log = (tmp_path / "streamlit.log").open("wb")
+    options = {"server.headless": "true", "server.address": "127.0.0.1", "server.port": str(port)}
+    options["browser.gatherUsageStats"] = "false"
+    flags = [part for key, value in options.items() for part in (f"--{key}", value)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", MAIN, *flags],
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, server)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def settled(page: playwright_api.Page) -> None:
+    """Wait until the script run is over (Streamlit's running indicator is gone)."""
+    page.wait_for_timeout(500)
+    running = page.locator('[data-testid^="stStatusWidgetRunning"]').first
+    running.wait_for(state="detached", timeout=ANSWER_TIMEOUT_MS)
+
+
+def no_exception(page: playwright_api.Page) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def test_ask_and_check_headlines_in_a_real_browser(served_app: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    dialogs: list[str] = []
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        try:
+            page.goto(served_app)
+
+            chat = page.get_by_placeholder("Frage zu heise-Meldungen stellen …")
+            chat.wait_for(timeout=60_000)
+            page.screenshot(path=SHOTS / "ask-empty.png", full_page=True)
+            chat.fill("Was war Anfang 2022 mit Exchange los?")
+            chat.press("Enter")
+            page.locator('[class*="st-key-source-"]').first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            page.get_by_role("button", name="Zeitraum 01.01.2022").first.wait_for()
+            assistant = page.locator('[data-testid="stChatMessage"]').nth(1)
+            assert assistant.inner_text().strip()
+            settled(page)
+            page.locator('[data-testid="stFeedbackButton"]').first.click()
+            page.get_by_text("Danke! Die Bewertung ist gespeichert.").wait_for()
+            settled(page)
+            no_exception(page)
+            page.screenshot(path=SHOTS / "ask-answer.png", full_page=True)
+
+            chat.fill("Welche Browser-Lücke in Chromium wurde geschlossen?")
+            chat.press("Enter")
+            # Joined with the first question, the follow-up keeps its date range; removing that chip
+            # asks again without it, and the 2023 article comes back.
+            page.get_by_text("Zusammen mit der vorigen Frage gesucht").wait_for(timeout=ANSWER_TIMEOUT_MS)
+            settled(page)
+            page.get_by_role("button", name="Zeitraum 01.01.2022").nth(1).click()
+            page.get_by_text("<script>window.__xss = 1</script>").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            assert page.evaluate("window.__xss") is None and not dialogs  # and never run
+            settled(page)
+            no_exception(page)
+            page.screenshot(path=SHOTS / "ask-follow-up.png", full_page=True)
+
+            page.get_by_role("link", name="Schlagzeilen-Check").click()
+            page.get_by_label("Schlagzeilen (eine pro Zeile)").fill(
+                "Windows 11: Microsoft erzwingt Konto bei der Einrichtung\n"
+                "Neue Version von LibreOffice erschienen"
+            )
+            page.get_by_role("button", name="Schlagzeilen prüfen").click()
+            page.get_by_text("Am ehesten diskutiert").wait_for(timeout=ANSWER_TIMEOUT_MS)
+            page.locator(".vega-embed").first.wait_for()
+            settled(page)
+            no_exception(page)
+            page.screenshot(path=SHOTS / "headlines.png", full_page=True)
+
+            for title, name in (("Evaluation", "evaluation"), ("Index", "index")):
+                page.get_by_role("link", name=title).click()
+                page.get_by_role("heading", name=title).first.wait_for()
+                settled(page)
+                no_exception(page)
+                page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
+        except Exception:
+            page.screenshot(path=SHOTS / "failure.png", full_page=True)  # what the page showed
+            raise
+        browser.close()
