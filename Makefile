@@ -55,6 +55,7 @@ test: setup compose-plugin chromium
 bench: setup
 	$(BIN)/python -m bench.ingest --output var/bench/ingest.json
 	$(BIN)/heise-rag index build-default
+	$(BIN)/python -m bench.passages --output var/bench/passages.json
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
