@@ -9,6 +9,7 @@ A failure is not cached: the next rerun tries again, so starting Qdrant or TGI l
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -118,6 +119,35 @@ def index_stats() -> CollectionStats | None:
     """
     store = vector_store()
     return collection_stats(store, get_settings()) if store.exists() else None
+
+
+_warm_lock = threading.Lock()
+_warm_started: set[str] = set()
+
+
+def warm_up_in_background(backend: str) -> None:
+    """Load the ask path's client and models in a thread while the reader types the first question.
+
+    Once per process and backend, and only under a running Streamlit server (not in AppTest, whose
+    tests switch settings between runs). A failure is ignored here: it is not cached, so the
+    question itself loads again and shows the German message.
+    """
+    if not st.runtime.exists():
+        return
+    with _warm_lock:
+        if backend in _warm_started:
+            return
+        _warm_started.add(backend)
+
+    def load() -> None:
+        try:
+            vector_store()
+            embedder()
+            chat_model(backend)
+        except Exception:  # reported by the question that needs it
+            return
+
+    threading.Thread(target=load, name=f"warm-up-{backend}", daemon=True).start()
 
 
 def clear_index_caches() -> None:

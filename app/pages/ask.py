@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
@@ -35,8 +36,18 @@ def known_sources() -> list[str]:
     return list(stats.sources) if stats else []
 
 
-def sidebar_options() -> tuple[AskOptions, str]:
-    """The filters of the sidebar as the options of the next question, and the chosen backend."""
+def source_filter(slot: DeltaGenerator) -> tuple[str, ...]:
+    """The source multiselect, drawn last into its sidebar ``slot``: listing the sources opens the
+    index (seconds on the default index), and the rest of the page should not wait for that."""
+    with slot.container():
+        with st.spinner("Quellen im Index werden gelesen …"):
+            names = known_sources()
+        return tuple(st.multiselect("Quellen", names, placeholder="alle Quellen", key="sources"))
+
+
+def sidebar_options() -> tuple[AskOptions, str, DeltaGenerator]:
+    """The sidebar's filters as the options of the next question (sources still to be filled in
+    by `source_filter` into the returned slot), and the chosen backend."""
     settings = get_settings()
     with st.sidebar:
         st.header("Filter")
@@ -56,7 +67,7 @@ def sidebar_options() -> tuple[AskOptions, str]:
             help="„Anfang 2022“ oder „letzte Woche“ werden zum Zeitfilter; "
             "er lässt sich an der Antwort entfernen.",
         )
-        sources = st.multiselect("Quellen", known_sources(), placeholder="alle Quellen")
+        sources_slot = st.empty()
         k = st.slider("Anzahl Quellen", min_value=1, max_value=10, value=settings.answer_sources)
         mode = st.radio("Suchverfahren", MODES, index=MODES.index("hybrid"), format_func=MODE_LABELS.get)
         rerank = st.toggle(
@@ -77,15 +88,9 @@ def sidebar_options() -> tuple[AskOptions, str]:
         if st.button("Neues Gespräch", icon=":material/refresh:"):
             st.session_state.chat = []
     options = AskOptions(
-        date_from=date_from,
-        date_to=date_to,
-        sources=tuple(sources),
-        k=k,
-        mode=mode,
-        rerank=rerank,
-        detect_dates=detect,
+        date_from=date_from, date_to=date_to, k=k, mode=mode, rerank=rerank, detect_dates=detect
     )
-    return options, backend
+    return options, backend, sources_slot
 
 
 def answer(entry: ChatEntry, history: list[ChatEntry]) -> None:
@@ -119,8 +124,16 @@ def main() -> None:
         "Antworten stützen sich nur auf Meldungen im Index und nennen ihre Quellen. "
         "Folgefragen beziehen sich auf das bisherige Gespräch."
     )
-    options, backend = sidebar_options()
+    question = st.chat_input("Frage zu heise-Meldungen stellen …")
+    options, backend, sources_slot = sidebar_options()
+    resources.warm_up_in_background(backend)
     chat: list[ChatEntry] = st.session_state.setdefault("chat", [])
+    if not chat and question is None:
+        st.info(
+            "Stellen Sie eine Frage zu Technik-Meldungen, zum Beispiel: "
+            + " · ".join(f"„{q}“" for q in EXAMPLES),
+            icon=":material/lightbulb:",
+        )
     reask = st.session_state.pop(REASK_KEY, None)
     for i, entry in enumerate(chat):
         if entry.id == reask:
@@ -129,13 +142,7 @@ def main() -> None:
             answer(entry, chat[:i])
         else:
             render_entry(entry)
-    question = st.chat_input("Frage zu heise-Meldungen stellen …")
-    if not chat and question is None:
-        st.info(
-            "Stellen Sie eine Frage zu Technik-Meldungen, zum Beispiel: "
-            + " · ".join(f"„{q}“" for q in EXAMPLES),
-            icon=":material/lightbulb:",
-        )
+    options = options.model_copy(update={"sources": source_filter(sources_slot)})
     if question is not None:
         entry = ChatEntry(question=question, options=options, backend=backend)
         answer(entry, list(chat))

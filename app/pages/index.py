@@ -60,17 +60,19 @@ def show_stats() -> None:
             icon=":material/info:",
         )
         return
-    span = (
-        f"{stats.date_min:%d.%m.%Y} – {stats.date_max:%d.%m.%Y}"  # noqa: RUF001
-        if stats.date_min and stats.date_max
-        else "—"
-    )
-    disk = f"{stats.disk_bytes / 1e6:.1f} MB" if stats.disk_bytes is not None else "auf dem Server"
+    days = months = "—"
+    if stats.date_min and stats.date_max:
+        days = f"{stats.date_min:%d.%m.%Y} – {stats.date_max:%d.%m.%Y}"  # noqa: RUF001
+        months = f"{stats.date_min:%m.%Y} – {stats.date_max:%m.%Y}"  # noqa: RUF001
+    size = stats.disk_bytes
+    disk = "auf dem Server"
+    if size is not None:
+        disk = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
     cols = st.columns(5)
     cols[0].metric("Artikel", f"{stats.articles:,}".replace(",", "."))
     cols[1].metric("Chunks", f"{stats.points:,}".replace(",", "."))
     cols[2].metric("Quellen", len(stats.sources))
-    cols[3].metric("Zeitraum", span)
+    cols[3].metric("Zeitraum", months, help=days)
     cols[4].metric("Speicher", disk)
     st.dataframe(
         pd.DataFrame({"Quelle": list(stats.sources), "Artikel": list(stats.sources.values())}),
