@@ -312,30 +312,41 @@ def overlap(a: list[list[int]], b: list[list[int]]) -> float:
     return statistics.mean(len(set(x) & set(y)) / max(1, len(x)) for x, y in pairs) if pairs else float("nan")
 
 
-def run(sizes: list[int], backends: list[str], n_queries: int, query_budget_s: float) -> list[dict]:
+def run(
+    sizes: list[int], backends: list[str], n_queries: int, query_budget_s: float, output: Path
+) -> dict[str, object]:
+    """Every (engine, size) in its own process; the JSON is rewritten after each size, so an
+    interrupted run keeps what it measured."""
     ctx = multiprocessing.get_context("spawn")
-    rows = []
+    result: dict[str, object] = {"rows": [], "complete": False}
+    output.parent.mkdir(parents=True, exist_ok=True)
     for size in sizes:
         by_backend = {}
         for name in backends:
             with ctx.Pool(1) as pool:
-                row = pool.apply(measure, (name, size, n_queries, query_budget_s))
-            by_backend[name] = row
-            print(
-                f"{name:6s} {size:>7d} chunks: ingest {row['ingest_s']:7.1f} s, query p50 "
-                f"{row['query_p50_ms']:8.1f} ms p95 {row['query_p95_ms']:8.1f} ms, "
-                f"RSS +{row['rss_growth_mb']} MB",
-                flush=True,
-            )
+                by_backend[name] = pool.apply(measure, (name, size, n_queries, query_budget_s))
         if "local" in by_backend:
             for name in set(by_backend) - {"local"}:
                 by_backend[name]["top10_overlap_with_local"] = round(
                     overlap(by_backend["local"]["top10"], by_backend[name]["top10"]), 3
                 )
-        for row in by_backend.values():
+        for name, row in by_backend.items():
             row.pop("top10")
-            rows.append(row)
-    return rows
+            print(
+                f"{name:9s} {size:>7d} chunks: ingest {row['ingest_s']:7.1f} s, query p50 "
+                f"{row['query_p50_ms']:8.1f} ms p95 {row['query_p95_ms']:8.1f} ms, "
+                f"RSS +{row['rss_growth_mb']} MB, top-10 overlap {row.get('top10_overlap_with_local', '-')}",
+                flush=True,
+            )
+            result["rows"].append(row)  # type: ignore[union-attr]
+        result["measured_at"] = datetime.now(UTC).isoformat()
+        output.write_text(json.dumps(result, indent=2))
+    if "local" in backends:
+        with ctx.Pool(1) as pool:
+            result["local_folder_ingest_chunks_per_s"] = pool.apply(persisted_ingest_rate)
+    result["complete"] = True
+    output.write_text(json.dumps(result, indent=2))
+    return result
 
 
 def main() -> None:
@@ -350,14 +361,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     backends = [b for b in args.backends.split(",") if b]
-    rows = run(sizes, backends, args.queries, args.query_budget_s)
-    result: dict[str, object] = {"rows": rows, "measured_at": datetime.now(UTC).isoformat()}
-    if "local" in backends:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            result["local_folder_ingest_chunks_per_s"] = pool.apply(persisted_ingest_rate)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+    print(json.dumps(run(sizes, backends, args.queries, args.query_budget_s, args.output), indent=2))
 
 
 if __name__ == "__main__":

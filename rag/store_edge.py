@@ -11,7 +11,9 @@ on the engine. A call outside that part raises ``TypeError`` naming it.
 On disk: ``<path>/collection/<name>/shard`` (the edge shard) and ``<path>/collection/<name>/
 collection.json`` (vector parameters and collection metadata, which shards do not keep). One process
 per folder, as with local mode. Edge has no background optimizer: the HNSW and payload indexes are
-built when ``OPTIMIZE_EVERY`` points were written since the last build and when the client closes.
+built when a client that wrote closes (an ingest ends by closing its client); until then new points
+are searched by a full scan of their segment, which is exact and, in Rust, fast enough for the
+batches an app ingests while it runs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from qdrant_client.http import models as rest  # `models.QueryResponse` is faste
 
 from rag.store import CollectionLayout, StoreUnavailableError
 
-OPTIMIZE_EVERY = 50_000
 META_FILE = "collection.json"
 
 _DISTANCE = {
@@ -68,7 +69,7 @@ class EdgeCollectionInfo:
 @dataclass
 class _Collection:
     shard: qe.EdgeShard
-    written_since_optimize: int = 0
+    written: bool = False
 
 
 def _point_id(value: object) -> int | str:
@@ -297,9 +298,7 @@ class EdgeClient:
                 )
             )
         collection.shard.update(qe.UpdateOperation.upsert_points(edge_points))
-        collection.written_since_optimize += len(edge_points)
-        if collection.written_since_optimize >= OPTIMIZE_EVERY:
-            self._optimize(collection)
+        collection.written = True
 
     def delete(self, collection_name: str, points_selector: models.PointIdsList, wait: bool = True) -> None:
         ids = [p if isinstance(p, int) else uuid.UUID(str(p)) for p in points_selector.points]
@@ -364,16 +363,12 @@ class EdgeClient:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def _optimize(self, collection: _Collection) -> None:
-        """Build the HNSW and payload indexes over what was written (a server does this in the
-        background; edge does it when asked)."""
-        collection.shard.optimize()
-        collection.written_since_optimize = 0
-
     def close(self) -> None:
+        """Build the indexes over what was written (a server does this in the background; edge
+        does it when asked), then flush and release the folder."""
         for collection in self._open.values():
-            if collection.written_since_optimize:
-                self._optimize(collection)
+            if collection.written:
+                collection.shard.optimize()
             collection.shard.flush()
             collection.shard.close()
         self._open.clear()
