@@ -10,13 +10,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from app import resources
-from rag.answer import Answer
-from rag.ask_service import build_pipeline
-from rag.chain import AskOptions, check_question
-from rag.condense import How, Turn, condense_question
 from rag.settings import get_settings
+
+if TYPE_CHECKING:
+    from rag.answer import Answer
+    from rag.condense import Turn
+
+# The keys are rag.retrieval.MODES and rag.generation.BACKENDS (a test keeps them equal); importing
+# those modules here would load the model stack before the page draws.
+MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
+BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
 
 
 @dataclass
@@ -24,11 +30,11 @@ class ChatEntry:
     """A question as typed, what was searched for it, and its answer or German error."""
 
     question: str
-    options: AskOptions
+    options: dict[str, Any]  # AskOptions fields; AskOptions itself imports the model stack
     backend: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     searched: str = ""
-    how: How = "typed"
+    how: str = "typed"  # rag.condense.How
     answer: Answer | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -36,6 +42,8 @@ class ChatEntry:
 
 def history_turns(entries: Sequence[ChatEntry]) -> list[Turn]:
     """Earlier answered exchanges, as the condense step reads them."""
+    from rag.condense import Turn
+
     return [Turn(e.searched or e.question, e.answer.text) for e in entries if e.answer is not None]
 
 
@@ -50,14 +58,20 @@ def run_entry(
     rewriting a follow-up, searching), so the page can show what it is waiting for. Errors are
     raised to the caller, which turns them into a German message.
     """
-    check_question(entry.question)
-    settings = get_settings()
-    started = time.perf_counter()
     on_stage("Index und Modelle werden geladen …")
+    started = time.perf_counter()
+    from rag.answer import Answer
+    from rag.ask_service import build_pipeline
+    from rag.chain import AskOptions, check_question
+    from rag.condense import condense_question
+
+    check_question(entry.question)
+    options = AskOptions(**entry.options)
+    settings = get_settings()
     store = resources.vector_store()
     embedder = resources.embedder()
     chat_model = resources.chat_model(entry.backend)
-    reranker = resources.reranker() if entry.options.rerank else None
+    reranker = resources.reranker() if options.rerank else None
     entry.timings["load"] = time.perf_counter() - started
     pipeline = build_pipeline(settings, store, embedder, chat_model, reranker)
     turns = history_turns(history)
@@ -68,7 +82,7 @@ def run_entry(
     if turns:
         entry.timings["condense"] = condensed.seconds
     on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
-    for event in pipeline.stream(entry.searched, entry.options):
+    for event in pipeline.stream(entry.searched, options):
         if isinstance(event, Answer):
             entry.answer = event
             entry.timings |= event.timings

@@ -8,12 +8,13 @@ classifier's own headline check; a model that writes fewer usable lines yields f
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.engagement import HeadlineError, validate_headline
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 COUNT = 3
 MAX_TOKENS = 160
@@ -36,6 +37,8 @@ _QUOTES = "\"'„“”«»‚‘’"  # noqa: RUF001
 
 def parse_alternatives(text: str, original: str) -> list[str]:
     """Up to three distinct, valid headlines from the model's lines, the original excluded."""
+    from rag.engagement import HeadlineError, validate_headline  # imports torch: only when used
+
     seen = {original.casefold().strip()}
     found: list[str] = []
     for line in text.splitlines():

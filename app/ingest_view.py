@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from app import resources
-from ingest.pipeline import IngestReport
-from ingest.service import make_indexer, read_source
-from rag.domain import Article
 from rag.settings import get_settings
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
 
 SUFFIX_SOURCES = {".jsonl": "jsonl", ".json": "jsonl", ".html": "html", ".htm": "html", ".xml": "feed"}
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -62,6 +63,9 @@ def ingest_items(name: str, location: str) -> IngestResult:
     settings = get_settings()
     try:
         with st.spinner("Quelle wird gelesen …"):
+            from ingest.service import make_indexer, read_source
+            from rag.domain import Article
+
             items = list(read_source(name, location, settings))
         total = sum(isinstance(item, Article) for item in items)
         bar = st.progress(0.0, text=f"0 von {total} Artikeln")

@@ -9,32 +9,35 @@ A failure is not cached: the next rerun tries again, so starting Qdrant or TGI l
 
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
-from langchain_core.language_models import BaseChatModel
-from qdrant_client import QdrantClient
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from ingest.sources.base import UnreadableLocation
-from rag.ask_service import make_reranker
-from rag.chain import AskError
-from rag.embeddings import Embedder
-from rag.engagement import EngagementPredictor, HeadlineError
-from rag.generation import GeneratorError, make_chat_model
-from rag.index_status import CollectionStats, collection_stats
-from rag.models.resolve import ModelNotProvisionedError
-from rag.rerank import CrossEncoderReranker
 from rag.settings import PROJECT_ROOT, Settings, get_settings
-from rag.store import StoreUnavailableError, VectorStore, open_client
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from qdrant_client import QdrantClient
+
+    from rag.embeddings import Embedder
+    from rag.engagement import EngagementPredictor
+    from rag.index_status import CollectionStats
+    from rag.rerank import CrossEncoderReranker
+    from rag.store import VectorStore
+
+# The model stack (torch, transformers, sentence-transformers, LangChain, qdrant-client) takes from
+# seconds to half a minute to import on a busy CPU. Every import of it is deferred into the function
+# that needs it, so a page draws at once and the import happens behind a spinner or in the warm-up.
 
 
 class AppError(RuntimeError):
     """A failure explained in German for the page; the app stays usable after showing it."""
 
 
-def _store_error(exc: Exception, settings: Settings) -> AppError:
+def _store_error(exc: BaseException, settings: Settings) -> AppError:
     if settings.qdrant_url:
         return AppError(
             f"Der Qdrant-Server unter {settings.qdrant_url} ist nicht erreichbar. Läuft er? Sonst "
@@ -50,16 +53,30 @@ def _store_error(exc: Exception, settings: Settings) -> AppError:
     return AppError(f"Der Index unter {settings.resolved_qdrant_path} lässt sich nicht öffnen: {exc}")
 
 
+def _is(exc: BaseException, module: str, *names: str) -> bool:
+    """Whether ``exc`` is one of the named classes of ``module``, without importing it: an instance
+    of a class implies its module is loaded, so an absent module means "no"."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names))
+
+
 def user_message(exc: BaseException) -> str:
     """A German sentence for ``exc``; unknown errors are named with their type, never as a trace."""
-    settings = get_settings()
-    if isinstance(exc, AppError | AskError | HeadlineError | GeneratorError):
+    if (
+        isinstance(exc, AppError)
+        or _is(exc, "rag.chain", "AskError")
+        or _is(exc, "rag.engagement", "HeadlineError")
+    ):
         return str(exc)
-    if isinstance(exc, StoreUnavailableError | ResponseHandlingException | UnexpectedResponse):
-        return str(_store_error(exc, settings))
-    if isinstance(exc, ModelNotProvisionedError):
+    if _is(exc, "rag.generation.errors", "GeneratorError"):
+        return str(exc)
+    if _is(exc, "rag.store", "StoreUnavailableError") or _is(
+        exc, "qdrant_client.http.exceptions", "ResponseHandlingException", "UnexpectedResponse"
+    ):
+        return str(_store_error(exc, get_settings()))
+    if _is(exc, "rag.models.resolve", "ModelNotProvisionedError"):
         return f"Ein Modell ist nicht eingerichtet; `make run` richtet alle ein. Details: {exc}"
-    if isinstance(exc, UnreadableLocation):
+    if _is(exc, "ingest.sources.base", "UnreadableLocation"):
         return f"Die Quelle ist nicht lesbar: {exc}"
     return f"Unerwarteter Fehler ({type(exc).__name__}): {exc}"
 
@@ -67,21 +84,27 @@ def user_message(exc: BaseException) -> str:
 @st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
 def qdrant_client() -> QdrantClient:
     """The one client of this process (closed when the cache is cleared); see the module docstring."""
+    from rag.store import open_client
+
     settings = get_settings()
     try:
         return open_client(settings)
-    except (StoreUnavailableError, RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError) as exc:  # StoreUnavailableError (locked) is a RuntimeError
         raise _store_error(exc, settings) from exc
 
 
 def vector_store() -> VectorStore:
     """The configured collection over the process's client (cheap; the client is cached)."""
+    from rag.store import VectorStore
+
     return VectorStore(qdrant_client(), get_settings().collection)
 
 
 @st.cache_resource(show_spinner=False)
 def embedder() -> Embedder:
     """The bi-encoder, loaded now so the first question does not pay for it inside the search."""
+    from rag.embeddings import Embedder
+
     model = Embedder.from_settings(get_settings())
     _ = model.model
     return model
@@ -90,6 +113,8 @@ def embedder() -> Embedder:
 @st.cache_resource(show_spinner=False)
 def chat_model(backend: str) -> BaseChatModel:
     """The answer model of ``backend``: loaded (local) or checked (TGI) before it is cached."""
+    from rag.generation import make_chat_model
+
     model = make_chat_model(get_settings(), backend)
     warm_up = getattr(model, "warm_up", None)
     if callable(warm_up):
@@ -99,12 +124,16 @@ def chat_model(backend: str) -> BaseChatModel:
 
 @st.cache_resource(show_spinner=False)
 def reranker() -> CrossEncoderReranker | None:
+    from rag.ask_service import make_reranker
+
     settings = get_settings()
     return make_reranker(settings, settings.answer_sources)
 
 
 @st.cache_resource(show_spinner=False)
 def engagement_predictor() -> EngagementPredictor:
+    from rag.engagement import EngagementPredictor
+
     predictor = EngagementPredictor.from_settings(get_settings())
     predictor.warm_up()
     return predictor
@@ -117,6 +146,8 @@ def index_stats() -> CollectionStats | None:
     Cached for a while because the ask page's source filter and the index page both need it;
     an ingest clears the cache.
     """
+    from rag.index_status import collection_stats
+
     store = vector_store()
     return collection_stats(store, get_settings()) if store.exists() else None
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
-from app.chat import ChatEntry, run_entry
+from app.chat import BACKEND_LABELS, MODE_LABELS, ChatEntry, run_entry
 from app.safe_text import plain
-from rag.chain import AskOptions
-from rag.generation import BACKENDS
-from rag.retrieval import MODES
 from rag.settings import get_settings
 
-MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
-BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
 EXAMPLES = (
     "Was war Anfang 2022 mit Exchange los?",
     "Welche Sicherheitslücken hatte Log4j?",
@@ -45,7 +41,7 @@ def source_filter(slot: DeltaGenerator) -> tuple[str, ...]:
         return tuple(st.multiselect("Quellen", names, placeholder="alle Quellen", key="sources"))
 
 
-def sidebar_options() -> tuple[AskOptions, str, DeltaGenerator]:
+def sidebar_options() -> tuple[dict[str, Any], str, DeltaGenerator]:
     """The sidebar's filters as the options of the next question (sources still to be filled in
     by `source_filter` into the returned slot), and the chosen backend."""
     settings = get_settings()
@@ -69,7 +65,7 @@ def sidebar_options() -> tuple[AskOptions, str, DeltaGenerator]:
         )
         sources_slot = st.empty()
         k = st.slider("Anzahl Quellen", min_value=1, max_value=10, value=settings.answer_sources)
-        mode = st.radio("Suchverfahren", MODES, index=MODES.index("hybrid"), format_func=MODE_LABELS.get)
+        mode = st.radio("Suchverfahren", list(MODE_LABELS), format_func=MODE_LABELS.get)
         rerank = st.toggle(
             "Reranker",
             value=bool(settings.reranker_model),
@@ -79,17 +75,22 @@ def sidebar_options() -> tuple[AskOptions, str, DeltaGenerator]:
         )
         backend = st.selectbox(
             "Antwort-Backend",
-            BACKENDS,
-            index=BACKENDS.index(settings.generator_backend),
+            list(BACKEND_LABELS),
+            index=list(BACKEND_LABELS).index(settings.generator_backend),
             format_func=BACKEND_LABELS.get,
             help="Lokal rechnet das Antwortmodell in diesem Prozess; TGI und OpenAI-kompatibel rufen "
             "HEISE_RAG_GENERATOR_URL auf.",
         )
         if st.button("Neues Gespräch", icon=":material/refresh:"):
             st.session_state.chat = []
-    options = AskOptions(
-        date_from=date_from, date_to=date_to, k=k, mode=mode, rerank=rerank, detect_dates=detect
-    )
+    options = {
+        "date_from": date_from,
+        "date_to": date_to,
+        "k": k,
+        "mode": mode,
+        "rerank": rerank,
+        "detect_dates": detect,
+    }
     return options, backend, sources_slot
 
 
@@ -137,12 +138,12 @@ def main() -> None:
     reask = st.session_state.pop(REASK_KEY, None)
     for i, entry in enumerate(chat):
         if entry.id == reask:
-            entry.options = entry.options.model_copy(update={"detect_dates": False})
+            entry.options = entry.options | {"detect_dates": False}
             entry.answer, entry.error, entry.timings = None, None, {}
             answer(entry, chat[:i])
         else:
             render_entry(entry)
-    options = options.model_copy(update={"sources": source_filter(sources_slot)})
+    options["sources"] = source_filter(sources_slot)
     if question is not None:
         entry = ChatEntry(question=question, options=options, backend=backend)
         answer(entry, list(chat))

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 from app import resources
-from app.headline_alternatives import suggest_alternatives
 from app.safe_text import plain
-from rag.engagement import ClassifierInfo
 from rag.settings import get_settings
+
+if TYPE_CHECKING:
+    from rag.engagement import ClassifierInfo
 
 RESULT_KEY = "headline_results"
 PLACEHOLDER = (
@@ -28,6 +31,8 @@ def score(typed: list[str], with_alternatives: bool, backend: str) -> pd.DataFra
     rows = [(h, "eingegeben") for h in typed]
     if with_alternatives:
         with st.spinner("Das Antwortmodell formuliert drei Alternativen …"):
+            from app.headline_alternatives import suggest_alternatives
+
             model = resources.chat_model(backend)
             alternatives = suggest_alternatives(model, typed[0])
         if len(alternatives) < 3:

@@ -10,6 +10,9 @@ import pytest
 from qdrant_client import QdrantClient
 from streamlit.testing.v1 import AppTest
 
+from app.chat import BACKEND_LABELS, MODE_LABELS
+from rag.generation import BACKENDS
+from rag.retrieval import MODES
 from rag.settings import Settings, get_settings
 
 QUESTION = "Was war Anfang 2022 mit Exchange los?"
@@ -119,3 +122,9 @@ def test_index_locked_by_another_process_is_explained(
     finally:
         other.close()
     assert "wird gerade von einem anderen Prozess benutzt" in errors(page)[0]
+
+
+def test_sidebar_choices_match_the_library() -> None:
+    """The page names modes and backends without importing the model stack; they must not drift."""
+    assert set(MODE_LABELS) == set(MODES)
+    assert set(BACKEND_LABELS) == set(BACKENDS)
