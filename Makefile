@@ -65,7 +65,7 @@ bench: setup
 # (a copy of the default collection plus the paragraphs), the heise questions on the default index.
 # Answers cost seconds each on a CPU, so the XQuAD answers are a seeded sample of EVAL_ANSWERS.
 EVAL_OUT ?= reports/eval
-EVAL_ANSWERS ?= 40
+EVAL_ANSWERS ?= 30
 XQUAD := var/data/xquad-de/xquad.de.dev.json
 HEISE_QA := var/data/heise-qa/heise_qa_dev.jsonl
 
