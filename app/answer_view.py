@@ -50,6 +50,11 @@ def render_sources(entry_id: str, answer: Answer) -> None:
         return
     cited = {c.number for c in answer.citations}
     st.markdown("**Quellen**")
+    if answer.citations_attributed:
+        st.caption(
+            "Einige Quellenangaben hat nicht das Modell gesetzt: Sätze ohne Angabe wurden der Quelle "
+            "zugeordnet, die die meisten ihrer Wörter enthält."
+        )
     columns = st.columns(min(CARD_COLUMNS, len(answer.sources)))
     for i, source in enumerate(answer.sources):
         with columns[i % len(columns)]:
