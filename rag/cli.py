@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from eval import answer_cli, retrieval_cli
+from finetune import answer_adapter_cli
 from finetune import reranker_cli
 from rag import cli_ask, cli_ingest, engagement_cli
 from rag.cli_format import human_size, table
@@ -90,6 +91,8 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("predict-headline")(engagement_cli.predict_headline)
 train_app.command("classifier")(engagement_cli.train_classifier)
+train_app.command("sft-data")(answer_adapter_cli.sft_data)
+train_app.command("answer-adapter")(answer_adapter_cli.answer_adapter)
 train_app.command("reranker")(reranker_cli.train_reranker)
 eval_app.command("classifier")(engagement_cli.eval_classifier)
 eval_app.command("retrieval")(retrieval_cli.eval_retrieval)

@@ -1,0 +1,123 @@
+"""`heise-rag train sft-data` and `heise-rag train answer-adapter`: data and QLoRA training of the adapter.
+
+Heavy modules (torch, transformers, peft) are imported inside the commands so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.settings import PROJECT_ROOT, get_settings
+
+DEFAULT_SFT_DIR = Path("var/finetune/answer-sft")
+DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "artifacts" / "answer-adapter"
+
+
+def sft_data(
+    output: Annotated[
+        Path, typer.Option(help="Folder for train.jsonl, dev.jsonl, stats.json.")
+    ] = DEFAULT_SFT_DIR,
+    headline_examples: Annotated[int, typer.Option(help="Headline questions to draw.")] = 400,
+    seed: Annotated[int, typer.Option(help="Seed of sources, distractors and order.")] = 13,
+) -> None:
+    """Instruction examples in the product's prompt format from 10kGNAD and the heise headlines."""
+    from finetune.sft_data import SftConfig, build_examples, write_examples
+    from ingest.sources.gnad import GNAD_FILE
+    from ingest.sources.headlines import HEADLINES_FILE
+
+    data_dir = get_settings().resolved_data_dir
+    config = SftConfig(seed=seed, headline_examples=headline_examples)
+    examples = build_examples(data_dir / GNAD_FILE, data_dir / HEADLINES_FILE, config)
+    stats = write_examples(examples, output)
+    for split, row in stats.items():
+        typer.echo(f"{split}: {row}")  # type: ignore[index]
+    typer.echo(f"SFT-Daten: {output}")
+
+
+def command_line(name: str, params: dict[str, object]) -> str:
+    """The command with every option spelled out, for the model card (defaults included)."""
+    parts = ["heise-rag", "train", name]
+    for key, value in params.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else flag.replace("--", "--no-", 1))
+        elif value is not None:
+            parts += [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+def answer_adapter(
+    ctx: typer.Context,
+    data: Annotated[Path, typer.Option(help="Folder written by `train sft-data`.")] = DEFAULT_SFT_DIR,
+    output: Annotated[Path, typer.Option(help="Adapter folder.")] = DEFAULT_ADAPTER_DIR,
+    base: Annotated[
+        str | None,
+        typer.Option(help="Base model: provisioned name, folder or hub id (default: the setting)."),
+    ] = None,
+    quantize: Annotated[str, typer.Option(help="nf4 (QLoRA) or none (LoRA on the full base).")] = "nf4",
+    max_examples: Annotated[int | None, typer.Option(help="Train on the first N examples.")] = None,
+    max_length: Annotated[int, typer.Option(help="Skip longer examples (tokens).")] = 512,
+    epochs: Annotated[int, typer.Option(help="Passes over the examples.")] = 1,
+    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    top_layers: Annotated[
+        int | None, typer.Option(help="LoRA on the last N decoder layers (default: all).")
+    ] = None,
+    max_minutes: Annotated[
+        float | None, typer.Option(help="Stop after this wall time, keeping what was learned.")
+    ] = None,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-4,
+    grad_accumulation: Annotated[int, typer.Option(help="Examples per optimizer update.")] = 2,
+    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations (less memory).")] = True,
+    dev_examples: Annotated[int, typer.Option(help="Held-out examples for the loss before/after.")] = 16,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the setting).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads on CPU.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the order and LoRA init.")] = 13,
+) -> None:
+    """QLoRA: NF4 base, LoRA on attention + MLP, loss on the answer tokens; writes adapter and card."""
+    from finetune.answer_adapter import AdapterConfig, train_adapter
+    from finetune.answer_adapter_card import write_adapter_card
+    from finetune.sft_data import read_examples
+    from rag.models.registry import MODELS
+    from rag.models.resolve import resolve_model
+
+    settings = get_settings()
+    base = base or settings.generator_model
+    if not (data / "train.jsonl").exists():
+        typer.secho(f"Fehler: {data / 'train.jsonl'} fehlt; zuerst `heise-rag train sft-data`.", err=True)
+        raise typer.Exit(1)
+    config = AdapterConfig(
+        quantize=quantize,
+        rank=rank,
+        alpha=2 * rank,
+        top_layers=top_layers,
+        max_minutes=max_minutes,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        max_examples=max_examples,
+        max_length=max_length,
+        grad_accumulation=grad_accumulation,
+        gradient_checkpointing=gradient_checkpointing,
+        dev_examples=dev_examples,
+        seed=seed,
+        device=device or settings.device,
+        threads=threads or settings.generator_threads,
+    )
+    spec = MODELS.get(base)
+    result = train_adapter(
+        resolve_model(base, settings.model_cache_dir),
+        read_examples(data / "train.jsonl"),
+        read_examples(data / "dev.jsonl") if (data / "dev.jsonl").exists() else [],
+        output,
+        config,
+        base_name=spec.upstream if spec and "/" in spec.upstream else base,
+        log=typer.echo,
+    )
+    card = write_adapter_card(output, result, data, command_line("answer-adapter", ctx.params))
+    typer.echo(
+        f"{result.train_examples} Beispiele in {result.seconds / 60:.1f} min; Dev-Loss "
+        f"{result.dev_loss_before} -> {result.dev_loss_after}; Adapter: {output} ({card.name})"
+    )
