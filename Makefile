@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python -m bench.passages --output var/bench/passages.json
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
+	$(BIN)/python -m bench.quantization --output var/bench/quantization.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
 	$(BIN)/python -m bench.scale --output var/bench/scale.json
 
