@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class TrainConfig:
-    layers: int = 3
-    max_length: int = 144
+    layers: int = 2
+    max_length: int = 128
     epochs: int = 1
-    batch_size: int = 16
-    learning_rate: float = 5e-5
+    batch_size: int = 8
+    learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
     in_batch_negatives: int = 1

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from safetensors.torch import load_file, save_file
+from sentence_transformers.base.modules import Dense, Transformer
 from sentence_transformers.cross_encoder import (
     CrossEncoder,
     CrossEncoderTrainer,
@@ -30,13 +31,14 @@ from sentence_transformers.cross_encoder import (
 )
 from sentence_transformers.cross_encoder.evaluation import CrossEncoderRerankingEvaluator
 from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
+from sentence_transformers.sentence_transformer.modules.pooling import Pooling
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments, set_seed
 from transformers import logging as transformers_logging
 
 from finetune.reranker_config import TrainConfig
 from finetune.reranker_data import Group
 from rag.engagement import inference_dtype
-from rag.rerank import BASE_WORD_EMBEDDINGS, SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS
+from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS
 
 CONFIG_FILES = (
     "config.json",
@@ -60,22 +62,25 @@ class TrainResult:
 
 
 def initial_model(base_folder: str, config: TrainConfig, device: str) -> CrossEncoder:
-    """The base encoder cut to its first ``config.layers`` layers, a new one-logit head on top.
+    """The base encoder cut to its first ``config.layers`` layers, mean pooling, a one-logit head.
 
-    The load report listing the dropped layers and the new head is silenced: both are intended.
+    Why mean pooling, not the usual [CLS] head: E5 was trained with mean pooling, so its [CLS] state
+    barely depends on the input; a [CLS] head gives nearly equal scores to every candidate, the
+    listwise gradients cancel and a short run does not learn (measured: loss stuck at ln 8 for 40
+    steps). The mean of the token states separates candidates from the first step. The load
+    report listing the dropped layers is silenced: dropping them is the point.
     """
     level = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()
     try:
-        model = CrossEncoder(
-            base_folder,
-            num_labels=1,
-            max_length=config.max_length,
-            device=device,
-            config_kwargs={"num_hidden_layers": config.layers},
+        encoder = Transformer(
+            base_folder, config_kwargs={"num_hidden_layers": config.layers}, max_seq_length=config.max_length
         )
     finally:
         transformers_logging.set_verbosity(level)
+    dim = encoder.get_embedding_dimension()
+    head = Dense(dim, 1, activation_function=None, module_output_name="scores")
+    model = CrossEncoder(modules=[encoder, Pooling(dim, "mean"), head], device=device)
     model.model.get_input_embeddings().weight.requires_grad_(False)
     return model
 
@@ -194,6 +199,9 @@ def export_slim(model: CrossEncoder, folder: Path, *, base_model: str, name: str
         (folder / old).unlink(missing_ok=True)
     for item in CONFIG_FILES:
         shutil.copy2(full / item, folder / item)
+    for module_dir in (p for p in full.iterdir() if p.is_dir()):  # pooling and head modules
+        shutil.rmtree(folder / module_dir.name, ignore_errors=True)
+        shutil.copytree(module_dir, folder / module_dir.name)
     tensors = load_file(full / WEIGHTS)
     embeddings = tensors.pop(WORD_EMBEDDINGS)
     save_file(
@@ -204,7 +212,7 @@ def export_slim(model: CrossEncoder, folder: Path, *, base_model: str, name: str
     spec = {
         "name": name,
         "base_model": base_model,
-        "base_tensor": BASE_WORD_EMBEDDINGS,
+        "base_tensor": WORD_EMBEDDINGS,
         "word_embeddings_shape": list(embeddings.shape),
         "max_length": max_length,
     }

@@ -34,8 +34,7 @@ from rag.models.resolve import resolve_model
 
 SLIM_SPEC = "reranker.json"
 WEIGHTS = "model.safetensors"
-WORD_EMBEDDINGS = "bert.embeddings.word_embeddings.weight"
-BASE_WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
+WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 ASSEMBLED_DIR = "assembled"
 
@@ -71,15 +70,17 @@ def assemble_slim(folder: Path, cache_dir: Path) -> Path:
     staging = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for item in folder.glob("*.json"):
-        if item.name != SLIM_SPEC:
+    for item in folder.iterdir():
+        if item.is_dir():  # pooling and head modules
+            shutil.copytree(item, staging / item.name)
+        elif item.suffix == ".json" and item.name != SLIM_SPEC:
             shutil.copy2(item, staging / item.name)
     for name in TOKENIZER_FILES:
         if (base / name).is_file():
             shutil.copy2(base / name, staging / name)
     tensors = {name: tensor.float() for name, tensor in load_file(folder / WEIGHTS).items()}
     with safe_open(base / WEIGHTS, framework="pt") as weights:
-        embeddings = weights.get_tensor(spec.get("base_tensor", BASE_WORD_EMBEDDINGS)).float()
+        embeddings = weights.get_tensor(spec.get("base_tensor", WORD_EMBEDDINGS)).float()
     if list(embeddings.shape) != spec["word_embeddings_shape"]:
         shutil.rmtree(staging)
         raise ValueError(
