@@ -38,10 +38,6 @@ class Report:
     markdown: str = ""
     plots: tuple[Path, ...] = field(default_factory=tuple)
 
-    @property
-    def label(self) -> str:
-        return f"{self.folder.name} ({self.written:%d.%m.%Y %H:%M})"
-
 
 def _is_answer_metrics(metrics: Any) -> bool:
     """`heise-rag eval answers` writes ``{"metrics": {name: {"mean", "ci95", "n"}}, "latency_s": ...}``."""

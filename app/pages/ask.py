@@ -65,7 +65,10 @@ def sidebar_options() -> tuple[dict[str, Any], str, DeltaGenerator]:
         )
         sources_slot = st.empty()
         k = st.slider("Anzahl Quellen", min_value=1, max_value=10, value=settings.answer_sources)
-        mode = st.radio("Suchverfahren", list(MODE_LABELS), format_func=MODE_LABELS.get)
+        modes = list(MODE_LABELS)
+        mode = st.radio(
+            "Suchverfahren", modes, index=modes.index(settings.retrieval_mode), format_func=MODE_LABELS.get
+        )
         rerank = st.toggle(
             "Reranker",
             value=bool(settings.reranker_model),

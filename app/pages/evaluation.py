@@ -62,12 +62,13 @@ def main() -> None:
     for missing in (kind for kind in ("retrieval", "answers", "classifier") if kind not in grouped):
         st.caption(f"Kein Bericht für „{KIND_TITLES[missing]}“ gefunden.")
     tabs = st.tabs([KIND_TITLES[kind] for kind in grouped])
-    for tab, (kind, reports) in zip(tabs, grouped.items(), strict=True):
+    for tab, reports in zip(tabs, grouped.values(), strict=True):
         with tab:
-            chosen = reports[0]
-            if len(reports) > 1:
-                chosen = st.selectbox("Bericht", reports, format_func=lambda r: r.label, key=f"report-{kind}")
-            show_report(chosen)
+            # Several folders of one kind are usually different question sets: all are shown, newest first.
+            for report in reports:
+                with st.container(border=True):
+                    st.subheader(report.folder.name)
+                    show_report(report)
 
 
 main()
