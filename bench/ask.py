@@ -37,13 +37,17 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json").questions
-    figures: dict[str, object] = {"collection": settings.collection, "generator": settings.generator_model}
+    figures: dict[str, object] = {
+        "collection": settings.collection,
+        "retrieval_mode": settings.retrieval_mode,
+        "generator": settings.generator_model,
+    }
     with open_pipeline(settings) as pipeline:
         retriever = pipeline.retriever
         retriever.search("Aufwärmen")
         embed, search = [], []
         for q in questions[: args.questions]:
-            t = retriever.search(q.question, SearchFilter(), "hybrid").timings
+            t = retriever.search(q.question, SearchFilter(), settings.retrieval_mode).timings
             embed.append(t["embed"])
             search.append(t["search"])
         total = [e + s for e, s in zip(embed, search, strict=True)]
@@ -67,7 +71,9 @@ def main() -> None:
         figures |= {"rerank_30_ms_p50": p(rerank, 50), "rerank_30_ms_p95": p(rerank, 95)}
         first_tokens, generate = [], []
         for q in questions[: args.generate]:
-            options = AskOptions(k=settings.answer_sources, rerank=False, detect_dates=False)
+            options = AskOptions(
+                k=settings.answer_sources, mode=settings.retrieval_mode, rerank=False, detect_dates=False
+            )
             answer = pipeline.ask(q.question, options)
             first_tokens.append(answer.timings["first_token"])
             generate.append(answer.timings["generate"])

@@ -69,7 +69,7 @@ def eval_answers(
                 typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
             if not items:
                 raise fail("keine Frage hat einen Gold-Artikel in der Sammlung.")
-            options = AskOptions(k=settings.answer_sources, rerank=rerank)
+            options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=rerank)
             with tqdm(total=len(items), desc="Antworten", unit=" Fragen") as bar:
                 records = run_answers(items, pipeline, options, on_question=bar.update)
     except (AskError, StoreUnavailableError, GeneratorError, ModelNotProvisionedError) as exc:
@@ -115,6 +115,7 @@ def eval_answers(
         "sample": f"{limit} (seed {seed})" if limit else "all",
         "collection": collection,
         "generator": f"{backend or settings.generator_backend}: {settings.generator_model}",
+        "retrieval": settings.retrieval_mode,
         "reranker": (settings.reranker_model or "none") if rerank else "off",
         "sources per answer": settings.answer_sources,
         "judge": f"{judge} ({judge_model})" if judge else "none",

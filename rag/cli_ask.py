@@ -38,7 +38,9 @@ def ask(
         list[str] | None, typer.Option("--source", help="Nur diese Quellen (heise, ...).")
     ] = None,
     k: Annotated[int | None, typer.Option("--k", min=1, help="Anzahl Quellen für die Antwort.")] = None,
-    mode: Annotated[str, typer.Option(help="dense, sparse oder hybrid.")] = "hybrid",
+    mode: Annotated[
+        str | None, typer.Option(help="dense, sparse oder hybrid (Standard: HEISE_RAG_RETRIEVAL_MODE).")
+    ] = None,
     no_rerank: Annotated[bool, typer.Option("--no-rerank", help="Reranking abschalten.")] = False,
     no_date_detection: Annotated[
         bool, typer.Option("--no-date-detection", help="Zeitangaben in der Frage nicht als Filter nutzen.")
@@ -58,6 +60,7 @@ def ask(
     from rag.timefilter import DateFilter
 
     settings = get_settings()
+    mode = mode or settings.retrieval_mode
     if mode not in MODES:
         typer.secho(
             f"Fehler: unbekannter Modus {mode!r} (dense, sparse, hybrid).", err=True, fg=typer.colors.RED

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     )
     device: str = Field(default="cpu", description="Torch device for the encoders: `cpu`, `cuda`, `mps`.")
 
+    retrieval_mode: Literal["dense", "sparse", "hybrid"] = Field(
+        default="dense",
+        description="Default search: dense (E5), sparse (BM25) or hybrid (both, RRF); chosen by `make eval`.",
+    )
     retrieval_candidates: int = Field(
         default=30, ge=1, description="Articles the hybrid search hands to the reranker."
     )
