@@ -316,7 +316,8 @@ def run(
     sizes: list[int], backends: list[str], n_queries: int, query_budget_s: float, output: Path
 ) -> dict[str, object]:
     """Every (engine, size) in its own process; the JSON is rewritten after each size, so an
-    interrupted run keeps what it measured."""
+    interrupted run keeps what it measured. Rows keep their top-10 ids (the queries are the same in
+    every run), so runs of single engines can be compared with ``overlap`` afterwards."""
     ctx = multiprocessing.get_context("spawn")
     result: dict[str, object] = {"rows": [], "complete": False}
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -331,7 +332,6 @@ def run(
                     overlap(by_backend["local"]["top10"], by_backend[name]["top10"]), 3
                 )
         for name, row in by_backend.items():
-            row.pop("top10")
             print(
                 f"{name:9s} {size:>7d} chunks: ingest {row['ingest_s']:7.1f} s, query p50 "
                 f"{row['query_p50_ms']:8.1f} ms p95 {row['query_p95_ms']:8.1f} ms, "
