@@ -81,10 +81,14 @@ def served_app(small_index: Settings, tmp_path: Path, provisioned: Callable[[str
 
 
 def settled(page: playwright_api.Page) -> None:
-    """Wait until the script run is over (Streamlit's running indicator is gone)."""
+    """Wait until the script run is over (no running indicator, no Stop button) and images loaded."""
     page.wait_for_timeout(500)
-    running = page.locator('[data-testid^="stStatusWidgetRunning"]').first
-    running.wait_for(state="detached", timeout=ANSWER_TIMEOUT_MS)
+    for running in (
+        page.locator('[data-testid^="stStatusWidgetRunning"]').first,
+        page.get_by_role("button", name="Stop").first,
+    ):
+        running.wait_for(state="detached", timeout=ANSWER_TIMEOUT_MS)
+    page.wait_for_function("Array.from(document.images).every(img => img.complete)")
 
 
 def no_exception(page: playwright_api.Page) -> None:
