@@ -7,8 +7,7 @@ from typing import Annotated
 import typer
 
 from eval import answer_cli, retrieval_cli
-from finetune import answer_adapter_cli
-from finetune import reranker_cli
+from finetune import answer_adapter_cli, reranker_cli
 from rag import cli_ask, cli_ingest, engagement_cli
 from rag.cli_format import human_size, table
 from rag.datafiles import DATA_FILES, DataProvisionError, provision_data
