@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/heise-rag index build-default
 	$(BIN)/python -m bench.passages --output var/bench/passages.json
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
+	$(BIN)/python -m bench.reranker --output var/bench/reranker.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.quantization --output var/bench/quantization.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json

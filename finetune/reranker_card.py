@@ -47,12 +47,20 @@ def render_card(
         for r in result.held_out
     )
     mined = data_meta.get("seconds")
-    mined_text = f" Mining took {float(mined) / 60:.0f} min." if isinstance(mined, int | float) else ""  # type: ignore[arg-type]
+    mined_text = f" Mining took {float(mined) / 60:.0f} min." if isinstance(mined, int | float) else ""
+    if data_meta.get("note"):
+        mined_text += f" ({data_meta['note']})"
+    stopped = (
+        f" The time budget (`--max-minutes {result.max_minutes:g}`) ended training after {result.steps} of "
+        f"{result.planned_steps} planned steps."
+        if result.planned_steps and result.steps < result.planned_steps
+        else ""
+    )
     return f"""# heise-reranker-de: German cross-encoder reranker
 
 A cross-encoder that scores (question, title + passage) pairs for the ask path's last stage. It is
-the first {c.layers} layers of the provisioned `multilingual-e5-small` (embeddings included) with a new
-one-logit head, trained here on CPU from the project's own corpus. Default input: at most
+the first {c.layers} layers of the provisioned `multilingual-e5-small` (embeddings included), mean-pooled,
+with a new one-logit head, trained here on CPU from the project's own corpus. Default input: at most
 {c.max_length} tokens of question, title and passage start.
 
 ## Artifact
@@ -87,8 +95,8 @@ sentence-transformers `CrossEncoderTrainer`, `MultipleNegativesRankingLoss` (sof
 and negatives, scale 10), AdamW lr {c.learning_rate:g}, weight decay {c.weight_decay}, linear warm-up over
 {c.warmup_ratio:.0%} of the steps then linear decay, batch {c.batch_size} groups, {c.epochs} epoch(s),
 seed {c.seed}, bf16 autocast {"on" if result.bf16 else "off"}, device `{result.device}`: {result.steps} steps
-in {result.seconds / 60:.1f} min. Held-out reranking of the group's {negatives + 1} candidates (epoch 0 = the
-untrained head):
+in {result.seconds / 60:.1f} min.{stopped}
+Held-out reranking of the group's {negatives + 1} candidates (epoch 0 = the untrained head):
 
 | epoch | MRR@10 | NDCG@10 | MAP |
 |---|---|---|---|

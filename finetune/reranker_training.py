@@ -58,6 +58,7 @@ class TrainResult:
     held_out: list[dict[str, float]] = field(default_factory=list)  # before training, then per epoch
     seconds: float = 0.0
     steps: int = 0
+    planned_steps: int = 0
     max_minutes: float | None = None
 
 
@@ -168,8 +169,10 @@ def train(
     output = trainer.train()
     result.seconds = time.perf_counter() - started
     result.steps = int(output.global_step)
+    result.planned_steps = int(trainer.state.max_steps)
     for record in trainer.state.log_history:
-        if "eval_held_out_mrr@10" in record:
+        # A time-budget stop at an epoch's end logs the same evaluation twice.
+        if "eval_held_out_mrr@10" in record and float(record["epoch"]) != result.held_out[-1]["epoch"]:
             result.held_out.append(
                 {"epoch": float(record["epoch"])}
                 | {
