@@ -84,15 +84,18 @@ def run_variant(
     chat_model = make_chat_model(
         configured.model_copy(update={"generator_max_new_tokens": args.speed_tokens})
     )
+    started = time.perf_counter()
     engine = chat_model.warm_up()  # type: ignore[attr-defined]
     row: dict[str, Any] = {
         "variant": label,
         "quantization": quantization,
-        "weights_dtype": str(next(engine.model.parameters()).dtype).removeprefix("torch."),
+        "load_s": round(time.perf_counter() - started, 1),
+        "unquantized_dtype": str(next(engine.model.parameters()).dtype).removeprefix("torch."),
         "memory_bytes": int(engine.model.get_memory_footprint()),
         "speed": measure(label, chat_model, args.runs),
-        "speed_long": measure(f"{label}-long", chat_model, args.runs, long=True),
     }
+    if args.long_prompt:
+        row["speed_long"] = measure(f"{label}-long", chat_model, args.runs, long=True)
     if args.questions:
         row["quality"] = quality(configured, args.collection, args.squad, args.questions, args.seed)
     unload_engines()
@@ -115,9 +118,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             return f"{q[name]['mean']:.2f}" if name in q else "-"
 
         ratio = f"{r['memory_bytes'] / fp32:.0%}" if fp32 else "-"
+        ttft_long = f"{r['speed_long']['ttft_s_p50']:.2f} s" if "speed_long" in r else "-"
         lines.append(
             f"| {r['variant']} | {r['memory_bytes'] / 2**20:.0f} MiB | {ratio} | "
-            f"{r['speed']['ttft_s_p50']:.2f} s / {r['speed_long']['ttft_s_p50']:.2f} s | "
+            f"{r['speed']['ttft_s_p50']:.2f} s / {ttft_long} | "
             f"{r['speed']['decode_tokens_per_s_p50']:.1f} | {metric('exact_match')} | {metric('token_f1')} | "
             f"{metric('contains_answer')} | {metric('citation_precision')} | {q.get('n', 0)} |"
         )
@@ -130,6 +134,12 @@ def main() -> None:
     parser.add_argument("--adapter", default=None, help="also the NF4 base with this LoRA adapter")
     parser.add_argument("--runs", type=int, default=2, help="timed runs per prompt")
     parser.add_argument("--speed-tokens", type=int, default=24, help="new tokens per timed run")
+    parser.add_argument(
+        "--long-prompt",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time a RAG-sized prompt",
+    )
     parser.add_argument("--questions", type=int, default=10, help="XQuAD questions for quality (0: none)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--collection", default="heise-xquad")

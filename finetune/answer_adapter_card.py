@@ -40,8 +40,13 @@ def write_adapter_card(folder: Path, result: TrainingResult, data: Path, command
         f"- LoRA rank {c['rank']}, alpha {c['alpha']}, dropout {c['dropout']} on "
         f"{', '.join(c['targets'])} of {layers}; {result.trainable_parameters:,} trainable parameters, "
         f"{size / 1e6:.1f} MB on disk.",
-        "- Use: `HEISE_RAG_GENERATOR_ADAPTER=finetune/artifacts/answer-adapter` (with",
-        "  `HEISE_RAG_GENERATOR_QUANTIZATION=nf4` for the base it was trained on), or",
+        "- Use: `HEISE_RAG_GENERATOR_ADAPTER=finetune/artifacts/answer-adapter`"
+        + (
+            " with `HEISE_RAG_GENERATOR_QUANTIZATION=nf4` (the base it was trained on),"
+            if c["quantize"] == "nf4"
+            else ","
+        ),
+        "  or",
         "  `heise-rag serve tgi --quantize bitsandbytes-nf4 --lora-adapters "
         "answer=finetune/artifacts/answer-adapter`",
         "  and `adapter_id: answer`; real TGI: `infra/TGI-ADAPTER.md`.",
