@@ -61,7 +61,7 @@ bench: setup
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.quantization --output var/bench/quantization.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
-	$(BIN)/python -m bench.scale --output var/bench/scale.json
+	$(BIN)/python -m bench.scale --sizes 10000,50000 --output var/bench/scale.json
 
 # Evaluation on the dev sets (reports/eval/): XQuAD's paragraphs as needles among the default corpus
 # (a copy of the default collection plus the paragraphs), the heise questions on the default index.
