@@ -129,6 +129,17 @@ class RagPipeline:
         )
         timings = dict(result.timings)
         documents = result.documents
+        notices: list[str] = []
+        if not documents and filters.detected_text:
+            # A date range read from the question, not chosen by the user: search without it and say so.
+            notices.append(
+                f"Im Zeitraum aus der Frage ({filters.detected_text!r}) gibt es keine Artikel; "
+                "gesucht wurde ohne Zeitfilter."
+            )
+            filters = filters.model_copy(update={"date_from": None, "date_to": None, "detected_text": ""})
+            result = self.retriever.search(question, SearchFilter(sources=filters.sources))
+            timings = {k: timings.get(k, 0.0) + v for k, v in result.timings.items()}
+            documents = result.documents
         if not documents:
             if not self.retriever.store.exists() or self.retriever.store.count() == 0:
                 raise EmptyIndexError(
@@ -147,7 +158,13 @@ class RagPipeline:
             for d in documents[: options.k]
         ]
         sources = [SourceRef.from_document(i, d) for i, d in enumerate(documents, start=1)]
-        return {"sources": sources, "documents": documents, "filters": filters, "timings": timings}
+        return {
+            "sources": sources,
+            "documents": documents,
+            "filters": filters,
+            "timings": timings,
+            "notices": notices,
+        }
 
     def _build_chain(self) -> Runnable:
         generate = (
@@ -196,7 +213,7 @@ class RagPipeline:
             citations=citations,
             filters=retrieval["filters"],
             timings=timings,
-            notices=notices,
+            notices=notices + retrieval["notices"],
             refused=REFUSAL.rstrip(".") in text,
             citations_attributed=attributed,
         )

@@ -41,6 +41,17 @@ def test_explicit_dates_override_the_detected_ones(ask_env: Settings) -> None:
     assert answer.filters.detected_text == ""
 
 
+def test_a_detected_range_without_articles_is_dropped_with_a_notice(ask_env: Settings) -> None:
+    with open_pipeline(ask_env) as pipeline:
+        pipeline.today = lambda: date(2026, 11, 27)
+        answer = pipeline.ask("Was geschah im März 2019 mit dem Raspberry Pi?", AskOptions(k=1))
+    assert [s.article_id for s in answer.sources] == ["7000001"]
+    assert (answer.filters.date_from, answer.filters.detected_text) == (None, "")
+    assert answer.notices == [
+        "Im Zeitraum aus der Frage ('im März 2019') gibt es keine Artikel; gesucht wurde ohne Zeitfilter."
+    ]
+
+
 def test_cli_streams_and_lists_sources(ask_env: Settings) -> None:
     result = runner.invoke(app, ["ask", "Was war Anfang 2022 mit Exchange los?"])
     assert result.exit_code == 0, result.output
