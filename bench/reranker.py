@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     model = args.model or settings.reranker_model or DEFAULT_MODEL
-    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json")
+    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json").questions
     with open_pipeline(settings) as pipeline:
         candidates = [
             (q.question, pipeline.retriever.search(q.question).documents[: args.candidates])
