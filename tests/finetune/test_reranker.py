@@ -84,7 +84,7 @@ def _tiny_groups(path: Path) -> None:
 
 @pytest.mark.slow
 def test_training_runs_end_to_end_and_the_slim_artifact_loads(
-    settings: Settings, provisioned: Callable[[str], Path], tmp_path: Path
+    provisioned: Callable[[str], Path], tmp_path: Path
 ) -> None:
     base = provisioned("multilingual-e5-small")
     _tiny_groups(tmp_path / "groups.jsonl")
