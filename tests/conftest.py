@@ -21,6 +21,7 @@ from rag.store import VectorStore, open_client
 SAMPLE_ARTICLES = [
     Article(
         id="6315605",
+        url="https://www.heise.de/-6315605",
         title="Exchange-Server: Jahr-2022-Fehler stoppt die Mailzustellung",
         body="Ein Datumsfehler im Malware-Scanner hält seit Neujahr E-Mails in Exchange-Warteschlangen fest. "
         "Microsoft hat ein Skript veröffentlicht, das den Fehler behebt.",
@@ -29,6 +30,7 @@ SAMPLE_ARTICLES = [
     ),
     Article(
         id="7000001",
+        url="https://www.heise.de/-7000001",
         title="Raspberry Pi 5 kommt mit schnellerem Prozessor",
         body="Der neue Raspberry Pi ist deutlich schneller als sein Vorgänger.",
         published_at=datetime(2023, 9, 28, 9, tzinfo=UTC),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import streamlit as st
@@ -22,53 +21,24 @@ from rag.store import VectorStore, open_client
 
 MAIN = str(PROJECT_ROOT / "app" / "main.py")
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
-ARTICLES = [
-    Article(
-        id="6315605",
-        url="https://www.heise.de/-6315605",
-        title="Exchange-Server: Jahr-2022-Fehler stoppt die Mailzustellung",
-        body="Ein Datumsfehler im Malware-Scanner hält seit Neujahr E-Mails in Exchange-Warteschlangen fest. "
-        "Microsoft hat ein Skript veröffentlicht, das den Fehler behebt.",
-        published_at=datetime(2022, 1, 2, 9, tzinfo=UTC),
-        source="heise",
-    ),
-    Article(
-        id="7000001",
-        url="https://www.heise.de/-7000001",
-        title="Raspberry Pi 5 kommt mit schnellerem Prozessor",
-        body="Der neue Raspberry Pi ist deutlich schneller als sein Vorgänger.",
-        published_at=datetime(2023, 9, 28, 9, tzinfo=UTC),
-        source="heise",
-    ),
-    Article(
-        id="7000002",
-        url="javascript:alert(1)",
-        title=f"Browser-Lücke {XSS} in Chromium",
-        body=f"Eine präparierte Seite mit {XSS} konnte Skripte im Browser ausführen. Google hat die "
-        "Sicherheitslücke in Chromium geschlossen.",
-        published_at=datetime(2023, 10, 5, 9, tzinfo=UTC),
-        source="heise",
-    ),
-]
+HOSTILE = Article(
+    id="7000002",
+    url="javascript:alert(1)",
+    title=f"Browser-Lücke {XSS} in Chromium",
+    body=f"Eine präparierte Seite mit {XSS} konnte Skripte im Browser ausführen. Google hat die "
+    "Sicherheitslücke in Chromium geschlossen.",
+    published_at=datetime(2023, 10, 5, 9, tzinfo=UTC),
+    source="heise",
+)
 
 
 @pytest.fixture
-def small_index(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, provisioned: Callable[[str], Path]
-) -> Settings:
-    """Settings for a fresh three-article index under ``tmp_path``, built with the small models."""
-    provisioned("all-minilm-l6-v2")
-    provisioned("tiny-random-llama")
-    monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
-    monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
-    monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "8")
-    get_settings.cache_clear()
-    settings = get_settings()
-    client = open_client(settings)
-    make_indexer(settings, VectorStore(client, settings.collection)).ingest(ARTICLES)
+def small_index(ask_env: Settings) -> Settings:
+    """The shared two-article index (``ask_env``) plus an article carrying script and image markup."""
+    client = open_client(ask_env)
+    make_indexer(ask_env, VectorStore(client, ask_env.collection)).ingest([HOSTILE])
     client.close()
-    return settings
+    return ask_env
 
 
 @pytest.fixture
