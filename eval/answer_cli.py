@@ -20,6 +20,7 @@ from eval.cli_common import (
     SquadOption,
     apply_gates,
     fail,
+    known_gold_or_exit,
     load_or_exit,
     parse_floors,
     sample,
@@ -50,7 +51,7 @@ def eval_answers(
 
     from eval.answer_eval import ANSWER_METRICS, aggregate, latency_summary, run_answers, score_answer
     from eval.answer_report import write_answer_report
-    from eval.gold import gold_passages, keep_known_gold
+    from eval.gold import gold_passages
     from eval.ragas_scores import JUDGE_METRICS, NON_LLM_METRICS, RagasSample, judge_scores, non_llm_scores
     from rag.ask_service import open_pipeline
     from rag.chain import AskError, AskOptions
@@ -64,11 +65,7 @@ def eval_answers(
     try:
         with open_pipeline(settings, backend, collection) as pipeline:
             passages = gold_passages(pipeline.retriever.store, loaded.questions)
-            items, problems = keep_known_gold(sample(loaded.questions, limit, seed), passages)
-            for problem in problems:
-                typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
-            if not items:
-                raise fail("keine Frage hat einen Gold-Artikel in der Sammlung.")
+            items, problems = known_gold_or_exit(sample(loaded.questions, limit, seed), passages)
             options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=rerank)
             with tqdm(total=len(items), desc="Antworten", unit=" Fragen") as bar:
                 records = run_answers(items, pipeline, options, on_question=bar.update)

@@ -42,9 +42,26 @@ def load_or_exit(questions: Path | None, squad: Path | None) -> QuestionSet:
         loaded = load_question_set(questions, squad)
     except (QuestionSetError, OSError, UnicodeDecodeError) as exc:
         raise fail(str(exc), 2 if questions is None and squad is None else 1) from exc
-    for problem in loaded.problems:
-        typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
+    _report_skipped(loaded.problems)
     return loaded
+
+
+def _report_skipped(problems: Sequence[str]) -> None:
+    for problem in problems:
+        typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
+
+
+def known_gold_or_exit(
+    questions: Sequence[EvalQuestion], known: set[str] | dict[str, list[str]]
+) -> tuple[list[EvalQuestion], list[str]]:
+    """The questions with a gold article in the collection (others reported); none left ends the command."""
+    from eval.gold import keep_known_gold
+
+    items, problems = keep_known_gold(questions, known)
+    _report_skipped(problems)
+    if not items:
+        raise fail("keine Frage hat einen Gold-Artikel in der Sammlung.")
+    return items, problems
 
 
 def sample(questions: Sequence[EvalQuestion], limit: int | None, seed: int) -> list[EvalQuestion]:

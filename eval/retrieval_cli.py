@@ -20,6 +20,7 @@ from eval.cli_common import (
     SquadOption,
     apply_gates,
     fail,
+    known_gold_or_exit,
     load_or_exit,
     parse_floors,
     sample,
@@ -47,7 +48,7 @@ def eval_retrieval(
     """Recall@1/5/10, MRR@10, nDCG@10 with bootstrap CIs and latency per mode."""
     from tqdm import tqdm
 
-    from eval.gold import gold_passages, keep_known_gold
+    from eval.gold import gold_passages
     from eval.retrieval_eval import EVAL_MODES, evaluate_mode
     from eval.retrieval_report import flat_metrics, write_retrieval_report
     from rag.ask_service import make_reranker
@@ -67,11 +68,7 @@ def eval_retrieval(
         store = VectorStore(client, collection)
         if not store.exists():
             raise fail(f"Sammlung {collection!r} gibt es nicht.")
-        items, problems = keep_known_gold(sample(loaded.questions, limit, seed), gold_passages(store, []))
-        for problem in problems:
-            typer.secho(f"übersprungen: {problem}", err=True, fg=typer.colors.YELLOW)
-        if not items:
-            raise fail("keine Frage hat einen Gold-Artikel in der Sammlung.")
+        items, problems = known_gold_or_exit(sample(loaded.questions, limit, seed), gold_passages(store, []))
         retriever = make_retriever(
             store,
             Embedder.from_settings(settings),

@@ -13,36 +13,36 @@ import re
 from collections.abc import Sequence
 
 from rag.answer import SourceRef
+from rag.passages import SENTENCE
 from rag.sparse import tokenize
 
-# A sentence ends at . ! ? followed by white space or the end ("2.0", "22.12.2023" do not end one).
-_SENTENCE = re.compile(r"\s*\S.*?(?:[.!?]+(?=\s|$)|$)", re.DOTALL)
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")
 MIN_COVERAGE = 0.5
 MIN_WORDS = 2
 
 
-def best_source(
-    sentence: str, sources: Sequence[SourceRef], min_coverage: float = MIN_COVERAGE
-) -> int | None:
+def source_words(sources: Sequence[SourceRef]) -> list[tuple[int, set[str]]]:
+    """Each source's number and content words (title and passage), computed once per answer."""
+    return [(s.number, set(tokenize(f"{s.title} {s.passage}"))) for s in sources]
+
+
+def best_source(sentence: str, sources: Sequence[tuple[int, set[str]]]) -> int | None:
     """Number of the source covering the largest share (more than half) of the content words."""
     words = set(tokenize(sentence))
     if len(words) < MIN_WORDS:
         return None
-    coverage = [
-        (len(words & set(tokenize(f"{s.title} {s.passage}"))) / len(words), s.number) for s in sources
-    ]
-    share, number = max(coverage, default=(0.0, 0))
-    return number if share > min_coverage else None
+    share, number = max(((len(words & known) / len(words), n) for n, known in sources), default=(0.0, 0))
+    return number if share > MIN_COVERAGE else None
 
 
 def attribute_citations(text: str, sources: Sequence[SourceRef]) -> tuple[str, bool]:
     """The text with a ``[n]`` before the end of every uncited, source-covered sentence."""
     added = False
     parts = []
-    for match in _SENTENCE.finditer(text):
+    words = source_words(sources)
+    for match in SENTENCE.finditer(text):
         sentence = match.group(0)
-        number = None if _MARKER.search(sentence) else best_source(sentence, sources)
+        number = None if _MARKER.search(sentence) else best_source(sentence, words)
         if number is not None:
             body = sentence.rstrip()
             stripped = body.rstrip(".!?")

@@ -14,7 +14,9 @@ import re
 
 from rag.sparse import tokenize
 
-_SENTENCE = re.compile(r"\S.*?(?:[.!?]+(?=\s|$)|$)", re.DOTALL)
+# A sentence, with the white space before it, ends at . ! ? followed by white space or the end of
+# the text ("2.0" and "22.12.2023" do not end one). Shared with rag/attribution.py.
+SENTENCE = re.compile(r"\s*\S.*?(?:[.!?]+(?=\s|$)|$)", re.DOTALL)
 GAP_COST = 2  # a space and "…" marking left-out text
 
 
@@ -22,7 +24,7 @@ def focus_passage(text: str, question: str, max_chars: int | None) -> str:
     """``text`` unchanged when it fits, else its most question-like sentences within ``max_chars``."""
     if max_chars is None or len(text) <= max_chars:
         return text
-    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text)]
+    sentences = [m.group(0).strip() for m in SENTENCE.finditer(text)]
     wanted = set(tokenize(question))
     ranked = sorted(range(len(sentences)), key=lambda i: (-len(wanted & set(tokenize(sentences[i]))), i))
     chosen: list[int] = []

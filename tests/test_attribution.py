@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.answer import SourceRef
-from rag.attribution import attribute_citations, best_source
+from rag.attribution import attribute_citations, best_source, source_words
 
 SOURCES = [
     SourceRef(
@@ -40,6 +40,8 @@ def test_model_citations_uncovered_and_short_sentences_stay_as_they_are() -> Non
         "Dazu finde ich in den Quellen keine Antwort."
     )
     assert attribute_citations(text, SOURCES) == (text, False)
-    assert best_source("Mitarbeiter entlassen", SOURCES) == 1
-    assert best_source("Mitarbeiter von Apple in Cupertino entlassen", SOURCES) is None  # 2 of 4 words
+    assert best_source("Mitarbeiter entlassen", source_words(SOURCES)) == 1
+    assert (
+        best_source("Mitarbeiter von Apple in Cupertino entlassen", source_words(SOURCES)) is None
+    )  # 2 of 4 words
     assert attribute_citations("", SOURCES) == ("", False)
