@@ -10,17 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy.sparse import spmatrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, make_pipeline
 
-from eval.classifier_metrics import log_loss
 from finetune.headline_data import HeadlineSplit
-
-Features = np.ndarray | spmatrix
-C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+from rag.engagement_lexical import LexicalModel, logreg_chosen_on_dev
 
 
 @dataclass(frozen=True)
@@ -45,44 +37,27 @@ def majority(split: HeadlineSplit) -> Scores:
     )
 
 
-def _best_logreg(
-    x_train: Features, y_train: pd.Series, x_dev: Features, y_dev: pd.Series, x_test: Features
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Logistic regression with the C of lowest development log loss; returns C and log-odds."""
-    best: tuple[float, float, np.ndarray, np.ndarray] | None = None
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
-        dev = model.decision_function(x_dev)
-        loss = log_loss(y_dev, dev)
-        if best is None or loss < best[0]:
-            best = (loss, c, dev, model.decision_function(x_test))
-    assert best is not None
-    return best[1], best[2], best[3]
-
-
 def tfidf_logreg(split: HeadlineSplit) -> Scores:
-    """Word 1-2-grams plus character 2-5-grams (within words), sublinear TF-IDF, logistic regression."""
-    features = FeatureUnion(
-        [
-            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
-        ]
+    """Word 1-2-grams plus character 2-5-grams (within words), sublinear TF-IDF, logistic regression:
+    the served classifier's lexical model (``rag/engagement_lexical.py``) on its own."""
+    model = LexicalModel.fit(
+        split.train.headline.tolist(),
+        split.train.label.to_numpy(),
+        split.dev.headline.tolist(),
+        split.dev.label.to_numpy(),
     )
-    vectorize = make_pipeline(features).fit(split.train.headline)
-    c, dev, test = _best_logreg(
-        vectorize.transform(split.train.headline),
-        split.train.label,
-        vectorize.transform(split.dev.headline),
-        split.dev.label,
-        vectorize.transform(split.test.headline),
+    return Scores(
+        "TF-IDF word+char + LR",
+        f"C = {model.c:g}",
+        model.log_odds(split.dev.headline.tolist()),
+        model.log_odds(split.test.headline.tolist()),
     )
-    return Scores("TF-IDF word+char + LR", f"C = {c:g}", dev, test)
 
 
 def frozen_embedding_logreg(split: HeadlineSplit, embeddings: np.ndarray) -> Scores:
     """Logistic regression on frozen E5 sentence embeddings (rows indexed like the split frames)."""
-    rows = [part.index.to_numpy() for part in (split.train, split.dev, split.test)]
-    c, dev, test = _best_logreg(
-        embeddings[rows[0]], split.train.label, embeddings[rows[1]], split.dev.label, embeddings[rows[2]]
+    train, dev, test = (embeddings[part.index.to_numpy()] for part in (split.train, split.dev, split.test))
+    model = logreg_chosen_on_dev(train, split.train.label.to_numpy(), dev, split.dev.label.to_numpy())
+    return Scores(
+        "frozen E5 + LR", f"C = {model.C:g}", model.decision_function(dev), model.decision_function(test)
     )
-    return Scores("frozen E5 + LR", f"C = {c:g}", dev, test)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from finetune.classifier_config import TrainConfig
 from finetune.encoder_cache import EncodedHeadlines, cached_encode, layer_range
 from finetune.headline_data import HeadlineSplit, SplitName, make_split
 from rag.engagement import ClassifierInfo, base_classifier, load_classifier
+from rag.engagement_lexical import Blend, LexicalModel
 from rag.models.resolve import resolve_model
 
 LORA_TARGETS = (
@@ -265,8 +266,10 @@ def fine_tune(
     model_cache_dir: Path,
     encoder_cache_dir: Path,
     show_progress: bool = True,
+    blend: bool = True,
 ) -> TrainResult:
-    """Split, encode (cached), train, calibrate and save adapter + head + ``classifier.json``."""
+    """Split, encode (cached), train, calibrate and save adapter + head + ``classifier.json``; with
+    ``blend``, add the lexical model (``fit_lexical_blend``)."""
     frame = frame.reset_index(drop=True)
     split = make_split(frame, split_name)
     base_folder = resolve_model(config.base_model, model_cache_dir)
@@ -304,14 +307,84 @@ def fine_tune(
         split=split_name,
         training=result.summary(),
     ).save(output)
+    if blend:
+        fit_lexical_blend(output, split, result.dev_log_odds, result.test_log_odds)
     return result
+
+
+def fit_lexical_blend(
+    folder: Path, split: HeadlineSplit, encoder_dev: np.ndarray, encoder_test: np.ndarray
+) -> ClassifierMetrics:
+    """Add the lexical model to a saved classifier: TF-IDF + LR fitted on the split's training part,
+    blend weights and a new temperature on its dev part (the encoder never trained on it); writes
+    ``lexical.json``, updates ``classifier.json`` and returns the blend's test metrics.
+
+    Idempotent: the encoder's own temperature stays in ``training``; a rerun fits the same blend."""
+    info = ClassifierInfo.load(folder)
+    y_dev, y_test = split.dev.label.to_numpy(), split.test.label.to_numpy()
+    lexical = LexicalModel.fit(
+        split.train.headline.tolist(), split.train.label.to_numpy(), split.dev.headline.tolist(), y_dev
+    )
+    lexical_dev = lexical.log_odds(split.dev.headline.tolist())
+    blend = Blend.fit(encoder_dev, lexical_dev, y_dev)
+    dev_odds = blend.combine(encoder_dev, lexical_dev)
+    test_odds = blend.combine(encoder_test, lexical.log_odds(split.test.headline.tolist()))
+    temperature = fit_temperature(y_dev, dev_odds)
+    metrics = evaluate(y_test, test_odds, temperature)
+    lexical.save(folder)
+    training = info.training | {"blend": {"lexical_c": lexical.c, "test": metrics.as_dict()}}
+    replace(info, temperature=temperature, blend=asdict(blend), training=training).save(folder)
+    return metrics
+
+
+def cached_frozen_pass(
+    config: TrainConfig,
+    headlines: list[str],
+    model_cache_dir: Path,
+    encoder_cache_dir: Path,
+    device: str = "cpu",
+    show_progress: bool = False,
+) -> EncodedHeadlines:
+    """The frozen lower layers' outputs for ``config``'s adapted top layers (computed once, cached)."""
+    base_folder = resolve_model(config.base_model, model_cache_dir)
+    base = base_classifier(base_folder).to(device)
+    return cached_encode(
+        encoder_cache_dir,
+        base_folder,
+        base,
+        AutoTokenizer.from_pretrained(base_folder),
+        headlines,
+        start=base.config.num_hidden_layers - config.top_layers,
+        max_length=config.max_length,
+        show_progress=show_progress,
+    )
+
+
+def blend_saved(
+    folder: Path,
+    frame: pd.DataFrame,
+    split_name: SplitName,
+    *,
+    model_cache_dir: Path,
+    encoder_cache_dir: Path,
+    device: str = "cpu",
+) -> tuple[ClassifierMetrics, float]:
+    """``fit_lexical_blend`` for a classifier trained earlier (its encoder is scored, not retrained);
+    returns the blend's test metrics and what the cached frozen pass took when it was computed."""
+    frame = frame.reset_index(drop=True)
+    info = ClassifierInfo.load(folder)
+    split = make_split(frame, split_name)
+    config = TrainConfig(**info.training["config"])
+    encoded = cached_frozen_pass(config, frame.headline.tolist(), model_cache_dir, encoder_cache_dir, device)
+    dev, test = score_artifact(folder, split, encoded, model_cache_dir, device)
+    return fit_lexical_blend(folder, split, dev, test), encoded.seconds
 
 
 def score_artifact(
     folder: Path, split: HeadlineSplit, encoded: EncodedHeadlines, model_cache_dir: Path, device: str = "cpu"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dev and test log-odds of a saved classifier, loaded as the predictor loads it (adapter merged),
-    its top layers run on the cached frozen layers."""
+    """Dev and test log-odds of a saved classifier's encoder (without a lexical blend), loaded as the
+    predictor loads it (adapter merged), its top layers run on the cached frozen layers."""
     model, _, info = load_classifier(folder, model_cache_dir, device)
     n_layers = model.config.num_hidden_layers
     top_layers = int(info.training["config"]["top_layers"])

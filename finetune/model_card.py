@@ -15,6 +15,19 @@ from rag.engagement import ClassifierInfo
 CARD_FILE = "MODEL_CARD.md"
 
 
+def _blend_lines(info: ClassifierInfo) -> list[str]:
+    if info.blend is None:
+        return []
+    c = info.training.get("blend", {}).get("lexical_c")
+    b = info.blend
+    return [
+        "- Blended with a lexical model (`lexical.json`: TF-IDF word 1-2-grams and character 2-5-grams,",
+        f"  logistic regression, C = {c} chosen on the dev part, fitted on the training part):",
+        f"  log-odds = {b['model_weight']:.3f} x encoder + {b['lexical_weight']:.3f} x lexical "
+        f"{b['bias']:+.3f}, weights fitted on the dev part.",
+    ]
+
+
 def write_model_card(
     folder: Path, info: ClassifierInfo, split: HeadlineSplit, command: str, frozen_pass_seconds: float
 ) -> Path:
@@ -36,8 +49,10 @@ def write_model_card(
         "- `BertForSequenceClassification` (pooler on the first token + linear head, both trained), LoRA",
         f"  rank {config['lora_rank']} (alpha {config['lora_alpha']}) on the attention and feed-forward",
         f"  projections of the top {config['top_layers']} of 12 layers; everything else frozen.",
-        f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the logits before the",
-        "  softmax.",
+        *_blend_lines(info),
+        f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the "
+        + ("blended log-odds" if info.blend else "logits")
+        + " before the sigmoid.",
         "- Files: " + ", ".join(f"`{p.name}` ({p.stat().st_size / 1e3:,.0f} kB)" for p in files) + ".",
         "",
         "## Data and split",
@@ -73,10 +88,14 @@ def write_model_card(
         "",
         "## Test figures",
         "",
-        "| accuracy | macro F1 | ROC-AUC | ECE raw | ECE calibrated |",
-        "|---|---|---|---|---|",
-        f"| {t['accuracy']:.3f} | {t['macro_f1']:.3f} | {t['roc_auc']:.3f} | {t['ece']:.3f} | "
-        f"{t['ece_calibrated']:.3f} |",
+        "| model | accuracy | macro F1 | ROC-AUC | ECE raw | ECE calibrated |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['roc_auc']:.3f} | {m['ece']:.3f} | "
+            f"{m['ece_calibrated']:.3f} |"
+            for name, m in [("encoder alone", t)]
+            + ([("blend (served)", record["blend"]["test"])] if "blend" in record else [])
+        ),
         "",
         "Figures in float32. The predictor serves bfloat16 weights on a CPU with native bf16",
         "(`HEISE_RAG_CLASSIFIER_DTYPE=auto`); `make bench` measures speed and accuracy of both dtypes.",

@@ -26,6 +26,7 @@ from transformers import (
 from transformers.utils import logging as transformers_logging
 
 from rag.dtypes import inference_dtype
+from rag.engagement_lexical import Blend, LexicalModel
 from rag.models.resolve import resolve_model
 from rag.settings import Settings
 
@@ -66,6 +67,9 @@ class ClassifierInfo:
     temperature: float
     split: str
     training: dict[str, Any] = field(default_factory=dict)  # TrainResult.summary() of the run
+    # Blend with the lexical model (``lexical.json``) as Blend's fields; ``temperature`` then applies
+    # to the blended log-odds. None: the encoder alone.
+    blend: dict[str, float] | None = None
 
     def save(self, folder: Path) -> None:
         (folder / INFO_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -158,17 +162,31 @@ class EngagementPredictor:
     def _loaded(self) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ClassifierInfo]:
         return load_classifier(self.folder, self._model_cache_dir, self._device, self.dtype)
 
+    @cached_property
+    def _lexical(self) -> tuple[LexicalModel, Blend] | None:
+        blend = self.info.blend
+        return None if blend is None else (LexicalModel.load(self.folder), Blend(**blend))
+
     @property
     def info(self) -> ClassifierInfo:
         return self._loaded[2]
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first prediction."""
-        _ = self._loaded
+        _ = self._loaded, self._lexical
+
+    def log_odds(self, headlines: Sequence[str]) -> np.ndarray:
+        """Uncalibrated log-odds of "good" for validated headlines: the encoder's, blended with the
+        lexical model's when the artifact has one."""
+        scores = self.encoder_log_odds(headlines)
+        if self._lexical is None:
+            return scores
+        lexical, blend = self._lexical
+        return blend.combine(scores, lexical.log_odds(headlines))
 
     @torch.inference_mode()
-    def log_odds(self, headlines: Sequence[str]) -> np.ndarray:
-        """Uncalibrated log-odds of "good" for already validated headlines, batched by length."""
+    def encoder_log_odds(self, headlines: Sequence[str]) -> np.ndarray:
+        """The fine-tuned encoder's log-odds of "good", batched by length."""
         model, tokenizer, info = self._loaded
         order = sorted(range(len(headlines)), key=lambda i: len(headlines[i]))
         scores = np.zeros(len(headlines))

@@ -73,6 +73,16 @@ def predict_headline(
         typer.echo(f"{rank:>4}  {p:6.3f}  {label:<5}  {text}")
 
 
+def _command(split: str, config: TrainConfig, limit: int | None, blend: bool) -> str:
+    """The training command that reproduces an artifact, for its model card."""
+    return (
+        f"heise-rag train classifier --split {split} --epochs {config.epochs} --top-layers "
+        f"{config.top_layers} --lora-rank {config.lora_rank} --learning-rate {config.learning_rate:g}"
+        + (f" --limit {limit}" if limit is not None else "")
+        + ("" if blend else " --no-blend")
+    )
+
+
 def train_classifier(
     split: Annotated[str, typer.Option(help="reference (random 75/25, seed 42) or time (latest months).")],
     output: Annotated[
@@ -92,12 +102,18 @@ def train_classifier(
     limit: Annotated[int | None, typer.Option(min=20, help="Use a random sample of this many rows.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where the training curve PNG goes.")] = REPORT_DIR,
+    blend: Annotated[
+        bool, typer.Option(help="Blend with a TF-IDF model fitted on the same split (lexical.json).")
+    ] = True,
+    blend_only: Annotated[
+        bool, typer.Option(help="Only fit the blend onto the classifier already in the output folder.")
+    ] = False,
 ) -> None:
     """Fine-tune the E5 encoder with LoRA on one split; save adapter, head, classifier.json, card."""
     import torch
 
     from eval.classifier_plots import plot_training_curve
-    from finetune.classifier_training import fine_tune
+    from finetune.classifier_training import blend_saved, fine_tune
     from finetune.headline_data import HEADLINES_FILE, SPLITS, load_headlines, make_split
     from finetune.model_card import write_model_card
     from rag.engagement import ClassifierInfo
@@ -120,6 +136,24 @@ def train_classifier(
     frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)
     if limit is not None:
         frame = frame.sample(n=min(limit, len(frame)), random_state=config.seed).sort_index()
+    if blend_only:
+        try:
+            metrics, frozen_seconds = blend_saved(
+                target,
+                frame,
+                split,
+                model_cache_dir=settings.model_cache_dir,
+                encoder_cache_dir=settings.var_dir / "cache" / "classifier",
+                device=device,
+            )
+        except FileNotFoundError as exc:
+            raise _fail(str(exc)) from None
+        info = ClassifierInfo.load(target)
+        config = TrainConfig(**info.training["config"])
+        split_frame = make_split(frame.reset_index(drop=True), split)
+        write_model_card(target, info, split_frame, _command(split, config, limit, blend), frozen_seconds)
+        typer.echo(f"{split}: blend test accuracy {metrics.accuracy:.3f}; saved to {target}")
+        return
     result = fine_tune(
         frame,
         split,
@@ -127,17 +161,13 @@ def train_classifier(
         output=target,
         model_cache_dir=settings.model_cache_dir,
         encoder_cache_dir=settings.var_dir / "cache" / "classifier",
-    )
-    command = (
-        f"heise-rag train classifier --split {split} --epochs {epochs} --top-layers {top_layers} "
-        f"--lora-rank {lora_rank} --learning-rate {learning_rate:g}"
-        + (f" --limit {limit}" if limit is not None else "")
+        blend=blend,
     )
     write_model_card(
         target,
         ClassifierInfo.load(target),
         make_split(frame.reset_index(drop=True), split),
-        command,
+        _command(split, config, limit, blend),
         result.seconds["frozen_pass"],
     )
     curve = report_dir / f"training-curve-{split}.png"

@@ -72,18 +72,56 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
     assert result.exit_code == 0, result.output
     assert "time: test accuracy" in result.output
     assert {p.name for p in out.iterdir()} == {
-        "adapter_config.json", "adapter_model.safetensors", "classifier.json", "MODEL_CARD.md"
+        "adapter_config.json", "adapter_model.safetensors", "classifier.json", "lexical.json", "MODEL_CARD.md"
     }  # fmt: skip
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "heise-rag train classifier --split time --epochs 2 --top-layers 1" in card
+    assert "x lexical" in card and "| blend (served) |" in card
     assert (tmp_path / "report" / "training-curve-time.png").stat().st_size > 10_000
-    # the saved adapter, pooler and head, merged by the predictor, score the test part as in training
+    # the saved adapter, pooler and head, merged by the predictor, score the test part as in training;
+    # the blend with the saved lexical model scores it as recorded when it was fitted
     predictor = EngagementPredictor(out, model_cache_dir=settings.model_cache_dir)
     frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)
     test = make_split(frame.sample(n=80, random_state=42).sort_index().reset_index(drop=True), "time").test
-    recorded = predictor.info.training["test"]
-    measured = evaluate(test.label.to_numpy(), predictor.log_odds(test.headline.tolist()), 1.0)
-    assert measured.roc_auc == pytest.approx(recorded["roc_auc"], abs=1e-6)  # type: ignore[index]
-    assert measured.confusion == tuple(map(tuple, recorded["confusion"]))  # type: ignore[index]
+    headlines, labels = test.headline.tolist(), test.label.to_numpy()
+    for scores, recorded in [
+        (predictor.encoder_log_odds(headlines), predictor.info.training["test"]),
+        (predictor.log_odds(headlines), predictor.info.training["blend"]["test"]),
+    ]:
+        measured = evaluate(labels, scores, 1.0)
+        assert measured.roc_auc == pytest.approx(recorded["roc_auc"], abs=1e-6)  # type: ignore[index]
+        assert measured.confusion == tuple(map(tuple, recorded["confusion"]))  # type: ignore[index]
     assert predictor.info.split == "time" and predictor.info.temperature > 0
+    blend = predictor.info.blend
+
+    # fitting the blend again onto the saved classifier gives the same blend
+    monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    try:
+        again = CliRunner().invoke(
+            app,
+            ["train", "classifier", "--split", "time", "--limit", "80", "--top-layers", "1", "--blend-only",
+             "--output", str(out)],
+        )  # fmt: skip
+    finally:
+        get_settings.cache_clear()
+    assert again.exit_code == 0, again.output
+    reloaded = EngagementPredictor(out, model_cache_dir=settings.model_cache_dir).info.blend
+    assert blend is not None and reloaded is not None
+    assert reloaded == pytest.approx(blend, abs=1e-4)
+
+
+def test_blend_only_needs_a_trained_classifier(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEISE_RAG_DATA_DIR", str(settings.resolved_data_dir))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app, ["train", "classifier", "--split", "time", "--blend-only", "--output", str(tmp_path / "none")]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "no engagement classifier in" in result.output
