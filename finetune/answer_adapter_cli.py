@@ -5,7 +5,9 @@ Heavy modules (torch, transformers, peft) are imported inside the commands so th
 
 from __future__ import annotations
 
+import json
 import shlex
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -22,19 +24,60 @@ def sft_data(
         Path, typer.Option(help="Folder for train.jsonl, dev.jsonl, stats.json.")
     ] = DEFAULT_SFT_DIR,
     headline_examples: Annotated[int, typer.Option(help="Headline questions to draw.")] = 400,
+    article_examples: Annotated[
+        int | None, typer.Option(help="At most this many 10kGNAD template questions (default: all).")
+    ] = None,
+    xquad: Annotated[bool, typer.Option(help="Add the questions of XQuAD's non-held-out articles.")] = True,
+    refusal_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of questions asked over sources without the answer."),
+    ] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of sources, distractors and order.")] = 13,
 ) -> None:
-    """Instruction examples in the product's prompt format from 10kGNAD and the heise headlines."""
+    """Instruction examples in the product's prompt format from 10kGNAD, the heise headlines and
+    half of XQuAD; the other half's questions go to ``xquad-heldout.jsonl`` for the evaluation."""
     from finetune.sft_data import SftConfig, build_examples, write_examples
+    from finetune.sft_xquad import HELDOUT_FILE, heldout_questions, xquad_examples
     from ingest.sources.gnad import GNAD_FILE
     from ingest.sources.headlines import HEADLINES_FILE
+    from ingest.sources.squad import XQUAD_FILE
 
     data_dir = get_settings().resolved_data_dir
-    config = SftConfig(seed=seed, headline_examples=headline_examples)
-    examples = build_examples(data_dir / GNAD_FILE, data_dir / HEADLINES_FILE, config)
+    config = SftConfig(
+        seed=seed,
+        headline_examples=headline_examples,
+        article_examples=article_examples,
+        refusal_share=refusal_share,
+    )
+    squad = data_dir / XQUAD_FILE
+    if xquad and not squad.exists():
+        typer.secho(
+            f"Fehler: {squad} fehlt (`heise-rag data provision` stellt ihn bereit) oder --no-xquad.", err=True
+        )
+        raise typer.Exit(1)
+    extra = (
+        partial(
+            xquad_examples,
+            squad,
+            sources=config.xquad_sources,
+            source_chars=config.xquad_source_chars,
+            refusal_share=config.refusal_share,
+            dev_share=config.dev_share,
+        )
+        if xquad
+        else None
+    )
+
+    examples = build_examples(data_dir / GNAD_FILE, data_dir / HEADLINES_FILE, config, extra)
     stats = write_examples(examples, output)
     for split, row in stats.items():
         typer.echo(f"{split}: {row}")  # type: ignore[index]
+    if xquad:
+        heldout = heldout_questions(squad)
+        (output / HELDOUT_FILE).write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in heldout), encoding="utf-8"
+        )
+        typer.echo(f"{len(heldout)} XQuAD-Fragen zurückgehalten: {output / HELDOUT_FILE}")
     typer.echo(f"SFT-Daten: {output}")
 
 

@@ -1,11 +1,11 @@
 """Instruction data for the answer adapter, in exactly the prompt the product sends.
 
-Why these sources: the XQuAD dev set and the heise questions are the evaluation sets, so nothing
-from them may be trained on. The examples come from material whose answers are known without a
-human: sentences of the 10kGNAD articles (derStandard) turned into extractive questions by
-templates (a year, a quantity, a speaker), questions whose answer is a heise headline among
-distractor headlines, and the same questions asked over sources that lack the answer, which must
-get the refusal sentence. Every prompt is built by the product's own ``PROMPT`` and
+Why these sources: the examples come from material whose answers are known without a human:
+sentences of the 10kGNAD articles (derStandard) turned into extractive questions by templates (a
+year, a quantity, a speaker), questions whose answer is a heise headline among distractor
+headlines, the same questions asked over sources that lack the answer, which must get the refusal
+sentence, and (``sft_xquad``) the questions of half of XQuAD's articles; the other half and the
+heise questions stay evaluation data. Every prompt is built by the product's own ``PROMPT`` and
 ``format_sources`` from langchain ``Document`` objects shaped like retrieved chunks, so the adapter
 learns the format it will see; answers are short German spans with the ``[n]`` of their source.
 
@@ -19,8 +19,9 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,7 @@ from ingest.sources.headlines import read_headlines
 from rag.domain import Article
 from rag.prompting import PROMPT, REFUSAL, format_sources
 
-Kind = Literal["year", "quantity", "speaker", "headline", "refusal"]
+Kind = Literal["year", "quantity", "speaker", "headline", "xquad", "refusal"]
 Split = Literal["train", "dev"]
 
 MONTHS = [
@@ -88,6 +89,9 @@ class SftConfig:
     refusal_share: float = 0.2  # share of the extractive questions asked over sources without the answer
     dev_share: float = 0.1
     max_question_words: int = 30
+    article_examples: int | None = None  # at most this many 10kGNAD template examples (None: all)
+    xquad_sources: int = 3  # as the product's default answer_sources
+    xquad_source_chars: int = 450  # as the product's default source_chars
 
 
 @dataclass(frozen=True)
@@ -219,7 +223,7 @@ def _distractors(
     return chosen
 
 
-def _example(
+def make_example(
     kind: Kind,
     question: str,
     answer_text: str,
@@ -255,7 +259,7 @@ def article_examples(
                 continue
             others = _distractors(articles, article.id, config.sources, config.distractor_words, rng)
             if rng.random() < config.refusal_share:
-                yield _example(q.kind, q.question, "", others, None, article.id, split)
+                yield make_example(q.kind, q.question, "", others, None, article.id, split)
                 continue
             window = clip_words(" ".join(body[q.sentence_index : q.sentence_index + 2]), config.window_words)
             if q.answer not in window:  # the clip cut the answer's sentence; keep only that sentence
@@ -263,7 +267,7 @@ def article_examples(
             position = rng.randrange(config.sources)
             sources = others[: config.sources - 1]
             sources.insert(position, _passage(article, window))
-            yield _example(q.kind, q.question, q.answer, sources, position, article.id, split)
+            yield make_example(q.kind, q.question, q.answer, sources, position, article.id, split)
 
 
 def _german_date(iso: str) -> str:
@@ -298,21 +302,30 @@ def headline_examples(
             replacement = rng.choice(others) if others else None
             if replacement is not None and not any(w in replacement.title for w in words):
                 sources[target_index] = _passage(replacement, replacement.title)
-                yield _example("headline", question, "", sources, None, target.id, split)
+                yield make_example("headline", question, "", sources, None, target.id, split)
                 continue
-        yield _example("headline", question, target.title, sources, target_index, target.id, split)
+        yield make_example("headline", question, target.title, sources, target_index, target.id, split)
 
 
 def articles(items: Iterable[Article | Skipped]) -> list[Article]:
     return [item for item in items if isinstance(item, Article)]
 
 
-def build_examples(gnad_path: Path, headlines_path: Path, config: SftConfig) -> list[SftExample]:
-    """Every example, shuffled with the seed (so a prefix is a fair sample of the kinds)."""
+def build_examples(
+    gnad_path: Path,
+    headlines_path: Path,
+    config: SftConfig,
+    extra: Callable[[random.Random], Iterable[SftExample]] | None = None,
+) -> list[SftExample]:
+    """Every example, ``extra``'s (drawn with the same generator) included, shuffled with the seed
+    (so a prefix is a fair sample of the kinds)."""
     rng = random.Random(config.seed)
     gnad = articles(read_gnad(gnad_path))
     heads = articles(read_headlines(headlines_path))
-    examples = [*article_examples(gnad, config, rng), *headline_examples(heads, config, rng)]
+    templated = list(islice(article_examples(gnad, config, rng), config.article_examples))
+    examples = [*templated, *headline_examples(heads, config, rng)]
+    if extra is not None:
+        examples += extra(rng)
     rng.shuffle(examples)
     return examples
 

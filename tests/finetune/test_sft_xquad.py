@@ -1,0 +1,158 @@
+"""XQuAD examples for the answer adapter: held-out articles never trained on, sources shortened as
+the product shortens them, the answer cited from the source that shows it, refusals otherwise."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from eval.questions import load_questions
+from finetune.sft_data import SftExample
+from finetune.sft_xquad import HELDOUT_FILE, heldout_questions, read_xquad, xquad_examples, xquad_part
+from rag.cli import app
+from rag.passages import focus_passage
+from rag.prompting import REFUSAL
+from rag.settings import get_settings
+from tests.finetune.test_sft_data import GNAD_ROWS, HEADLINES
+
+SOURCE_CHARS = 120
+FILLER = "Dieser Satz füllt den Absatz mit weiteren Angaben ohne Belang für die Frage auf."
+
+
+def _titles(part: str, n: int) -> list[str]:
+    """The first ``n`` synthetic titles that land in ``part`` (the split is a hash of the title)."""
+    found = [t for t in (f"Artikel_{i}" for i in range(200)) if xquad_part(t) == part]
+    return found[:n]
+
+
+def _article(title: str) -> dict[str, object]:
+    paragraphs = []
+    base = 1000 + 10 * int(title.split("_")[1])  # every answer is unique across articles
+    for number in range(5):
+        fact = f"Die Stadt Nummer {number} von {title} hat {base + number} Einwohner."
+        paragraphs.append(
+            {
+                "context": f"{FILLER} {fact} {FILLER}",
+                "qas": [
+                    {
+                        "id": f"{title}-{number}",
+                        "question": f"Wie viele Einwohner hat die Stadt Nummer {number} von {title}?",
+                        "answers": [{"text": f"{base + number} Einwohner", "answer_start": 0}],
+                    }
+                ],
+            }
+        )
+    return {"title": title, "paragraphs": paragraphs}
+
+
+@pytest.fixture
+def squad(tmp_path: Path) -> Path:
+    path = tmp_path / "xquad-de" / "xquad.de.dev.json"
+    path.parent.mkdir(parents=True)
+    titles = _titles("sft", 2) + _titles("heldout", 2)
+    path.write_text(json.dumps({"data": [_article(t) for t in titles]}), encoding="utf-8")
+    return path
+
+
+def _examples(squad: Path, refusal_share: float = 0.3) -> list[SftExample]:
+    return list(
+        xquad_examples(
+            squad,
+            random.Random(3),
+            sources=3,
+            source_chars=SOURCE_CHARS,
+            refusal_share=refusal_share,
+            dev_share=0.0,
+        )
+    )
+
+
+def test_held_out_articles_are_never_trained_on(squad: Path) -> None:
+    _, questions = read_xquad(squad)
+    examples = _examples(squad)
+    heldout = heldout_questions(squad)
+    trained_articles = {e.origin for e in examples}
+    heldout_gold = {row["gold_ids"][0].split("#")[0] for row in heldout}  # type: ignore[index]
+    assert trained_articles and heldout_gold
+    assert not trained_articles & heldout_gold
+    assert {e.question for e in examples} | {r["question"] for r in heldout} == {
+        q.question for q in questions
+    }
+    assert all(xquad_part(title) == "heldout" for title in heldout_gold)
+
+
+def test_held_out_file_is_an_evaluation_question_set(squad: Path, tmp_path: Path) -> None:
+    path = tmp_path / HELDOUT_FILE
+    path.write_text("".join(json.dumps(r) + "\n" for r in heldout_questions(squad)), encoding="utf-8")
+    loaded = load_questions(path)
+    assert not loaded.problems
+    assert len(loaded.questions) == 10
+    first = loaded.questions[0]
+    assert first.gold_ids[0].endswith("#0") and first.answer is not None
+    assert first.answer.endswith("0 Einwohner")
+
+
+def test_sources_are_shortened_like_the_product_and_the_answer_cites_its_source(squad: Path) -> None:
+    paragraphs, _ = read_xquad(squad)
+    examples = _examples(squad)
+    assert {e.kind for e in examples} == {"xquad", "refusal"}
+    for example in examples:
+        assert len(example.sources) == 3
+        for passage in example.sources:
+            title, number = passage.article_id.split("#")
+            assert passage.text == focus_passage(
+                paragraphs[title][int(number)], example.question, SOURCE_CHARS
+            )
+        if example.kind == "refusal":
+            assert example.answer == REFUSAL
+            continue
+        text, marker = example.answer.rsplit(" ", 1)
+        cited = example.sources[int(marker.strip("[]")) - 1]
+        assert text in cited.text and cited.article_id.startswith(f"{example.origin}#")
+        assert sum(text in p.text for p in example.sources) == 1
+        assert {p.article_id.split("#")[0] for p in example.sources} != {example.origin}  # mixed
+
+
+def test_a_refusal_never_has_the_answer_in_its_sources(squad: Path) -> None:
+    _, questions = read_xquad(squad)
+    answers = {q.question: q.answer for q in questions}
+    refusals = [e for e in _examples(squad, refusal_share=1.0) if e.kind == "refusal"]
+    assert refusals
+    for example in refusals:
+        assert not any(answers[example.question] in p.text for p in example.sources)
+
+
+@pytest.fixture
+def data_dir(squad: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A data folder with the XQuAD file above and small 10kGNAD and headline files, as the setting."""
+    data = squad.parent.parent
+    (data / "10kgnad").mkdir()
+    (data / "10kgnad" / "test.csv").write_text("\n".join(GNAD_ROWS) + "\n", encoding="utf-8")
+    (data / "heise-headlines").mkdir()
+    rows = [f"{i},{title},10.0,{time}.000000,bad" for i, title, time in HEADLINES]
+    with gzip.open(data / "heise-headlines" / "newsticker-2022-2023-good-bad.csv.gz", "wt") as out:
+        out.write("id,headline,comments,time,quality\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("HEISE_RAG_DATA_DIR", str(data))
+    get_settings.cache_clear()
+    yield data
+    get_settings.cache_clear()
+
+
+def test_sft_data_command_writes_the_held_out_questions(data_dir: Path, tmp_path: Path) -> None:
+    output = tmp_path / "sft"
+    result = CliRunner().invoke(
+        app, ["train", "sft-data", "--output", str(output), "--headline-examples", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    stats = json.loads((output / "stats.json").read_text())
+    assert stats["train"]["kinds"]["xquad"] > 0
+    heldout = load_questions(output / HELDOUT_FILE).questions
+    assert len(heldout) == 10
+    trained = [json.loads(line) for line in (output / "train.jsonl").read_text().splitlines()]
+    assert not {q.question for q in heldout} & {row["question"] for row in trained}
