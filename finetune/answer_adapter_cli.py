@@ -32,6 +32,9 @@ def sft_data(
         float,
         typer.Option(min=0.0, max=1.0, help="Share of questions asked over sources without the answer."),
     ] = 0.2,
+    xquad_sentences: Annotated[
+        bool, typer.Option(help="XQuAD answers: the source sentence holding the span, not the span alone.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of sources, distractors and order.")] = 13,
 ) -> None:
     """Instruction examples in the product's prompt format from 10kGNAD, the heise headlines and
@@ -63,6 +66,7 @@ def sft_data(
             source_chars=config.xquad_source_chars,
             refusal_share=config.refusal_share,
             dev_share=config.dev_share,
+            sentence_answers=xquad_sentences,
         )
         if xquad
         else None

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from finetune.sft_data import Passage, SftExample, make_example, split_of
-from rag.passages import focus_passage
+from rag.passages import SENTENCE, focus_passage
 
 XquadPart = Literal["sft", "heldout"]
 HELDOUT_SHARE = 0.5
@@ -84,8 +84,10 @@ def xquad_examples(
     source_chars: int,
     refusal_share: float,
     dev_share: float,
+    sentence_answers: bool = False,
 ) -> Iterator[SftExample]:
-    """One example per question of the ``sft`` articles: answer span + marker, or the refusal.
+    """One example per question of the ``sft`` articles: answer span (or, with ``sentence_answers``,
+    the source sentence that holds it) + marker, or the refusal.
 
     Besides the gold paragraph, one source is another paragraph of the same article and the rest
     come from other training articles, as retrieval mixes the right article's neighbours with
@@ -112,7 +114,17 @@ def xquad_examples(
         position = rng.randrange(sources)
         passages = shown[: sources - 1]
         passages.insert(position, _passage(q.article, q.paragraph, gold))
-        yield make_example("xquad", q.question, q.answer, passages, position, q.article, split)
+        answer = answer_sentence(gold, q.answer) if sentence_answers else q.answer
+        yield make_example("xquad", q.question, answer, passages, position, q.article, split)
+
+
+def answer_sentence(text: str, span: str) -> str:
+    """The sentence of ``text`` that holds ``span`` (the span itself when it crosses sentences)."""
+    for match in SENTENCE.finditer(text):
+        sentence = match.group(0).strip().strip("… ")
+        if span in sentence:
+            return sentence.rstrip(".!?")
+    return span
 
 
 def heldout_questions(path: Path) -> list[dict[str, object]]:

@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from eval.questions import load_questions
 from finetune.sft_data import SftExample
-from finetune.sft_xquad import HELDOUT_FILE, heldout_questions, read_xquad, xquad_examples, xquad_part
+from finetune.sft_xquad import (
+    HELDOUT_FILE,
+    answer_sentence,
+    heldout_questions,
+    read_xquad,
+    xquad_examples,
+    xquad_part,
+)
 from rag.cli import app
 from rag.passages import focus_passage
 from rag.prompting import REFUSAL
@@ -156,3 +163,19 @@ def test_sft_data_command_writes_the_held_out_questions(data_dir: Path, tmp_path
     assert len(heldout) == 10
     trained = [json.loads(line) for line in (output / "train.jsonl").read_text().splitlines()]
     assert not {q.question for q in heldout} & {row["question"] for row in trained}
+
+
+def test_sentence_answers_quote_the_sentence_that_holds_the_span(squad: Path) -> None:
+    examples = list(
+        xquad_examples(
+            squad, random.Random(3), sources=3, source_chars=SOURCE_CHARS, refusal_share=0.0, dev_share=0.0,
+            sentence_answers=True,
+        )
+    )  # fmt: skip
+    assert examples
+    for example in examples:
+        text, marker = example.answer.rsplit(" ", 1)
+        assert text.startswith("Die Stadt Nummer") and text.endswith("Einwohner")
+        assert text in example.sources[int(marker.strip("[]")) - 1].text
+    assert answer_sentence("Erst dies. Dann das Ziel hier! Zuletzt.", "Ziel") == "Dann das Ziel hier"
+    assert answer_sentence("Ein Satz. Noch einer.", "Satz. Noch") == "Satz. Noch"  # crosses sentences
