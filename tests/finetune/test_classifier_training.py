@@ -119,7 +119,8 @@ def test_blend_only_needs_a_trained_classifier(
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            app, ["train", "classifier", "--split", "time", "--blend-only", "--output", str(tmp_path / "none")]
+            app,
+            ["train", "classifier", "--split", "time", "--blend-only", "--output", str(tmp_path / "none")],
         )
     finally:
         get_settings.cache_clear()
