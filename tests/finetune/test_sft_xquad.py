@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +27,6 @@ from rag.cli import app
 from rag.passages import focus_passage
 from rag.prompting import REFUSAL
 from rag.settings import get_settings
-from tests.finetune.test_sft_data import GNAD_ROWS, HEADLINES
 
 SOURCE_CHARS = 120
 FILLER = "Dieser Satz füllt den Absatz mit weiteren Angaben ohne Belang für die Frage auf."
@@ -136,15 +136,15 @@ def test_a_refusal_never_has_the_answer_in_its_sources(squad: Path) -> None:
 
 
 @pytest.fixture
-def data_dir(squad: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def data_dir(squad: Path, inputs: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A data folder with the XQuAD file above and small 10kGNAD and headline files, as the setting."""
     data = squad.parent.parent
+    gnad, heads = inputs
     (data / "10kgnad").mkdir()
-    (data / "10kgnad" / "test.csv").write_text("\n".join(GNAD_ROWS) + "\n", encoding="utf-8")
+    shutil.copy(gnad, data / "10kgnad" / "test.csv")
     (data / "heise-headlines").mkdir()
-    rows = [f"{i},{title},10.0,{time}.000000,bad" for i, title, time in HEADLINES]
-    with gzip.open(data / "heise-headlines" / "newsticker-2022-2023-good-bad.csv.gz", "wt") as out:
-        out.write("id,headline,comments,time,quality\n" + "\n".join(rows) + "\n")
+    with gzip.open(data / "heise-headlines" / "newsticker-2022-2023-good-bad.csv.gz", "wb") as out:
+        out.write(heads.read_bytes())
     monkeypatch.setenv("HEISE_RAG_DATA_DIR", str(data))
     get_settings.cache_clear()
     yield data
