@@ -74,7 +74,7 @@ def chart(table: pd.DataFrame) -> alt.LayerChart:
 
 
 def calibration_note(info: ClassifierInfo) -> str:
-    test = info.training.get("test", {})
+    test = info.training.get("blend", {}).get("test") or info.training.get("test", {})  # what is served
     figures = ""
     if test:
         figures = (
@@ -82,7 +82,9 @@ def calibration_note(info: ClassifierInfo) -> str:
             f"Kalibrierungsfehler (ECE) {test['ece_calibrated']:.3f}."
         )
     return (
-        "Die Wahrscheinlichkeit ist kalibriert: Die Logits werden durch die auf Entwicklungsdaten "
+        "Die Wahrscheinlichkeit ist kalibriert: Die Werte des Modells"
+        + (" (feinabgestimmter Encoder gemischt mit einem TF-IDF-Modell)" if info.blend else "")
+        + " werden durch die auf Entwicklungsdaten "
         f"angepasste Temperatur {info.temperature:.2f} geteilt; von Schlagzeilen mit p = 0,7 ziehen "
         "etwa 70 % mehr als 50 statt weniger als 10 Kommentare."
         + figures

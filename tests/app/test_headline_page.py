@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.headline_alternatives import parse_alternatives
+from rag.engagement import ClassifierInfo
 from rag.settings import Settings
 
 HEADLINES = [
@@ -35,7 +36,7 @@ def check(page: AppTest, text: str) -> AppTest:
 
 
 def test_two_headlines_are_ranked_with_a_chart_and_the_calibration_note(
-    headline_env: None, app: Callable[[str], AppTest]
+    headline_env: None, app: Callable[[str], AppTest], settings: Settings
 ) -> None:
     page = check(app("headlines"), "\n".join(HEADLINES) + "\n\n")
     table = page.dataframe[0].value
@@ -45,7 +46,10 @@ def test_two_headlines_are_ranked_with_a_chart_and_the_calibration_note(
     assert p == sorted(p, reverse=True) and all(0 < v < 1 for v in p)
     assert table["Schlagzeile"][0] == HEADLINES[0]  # an account obligation draws the forum, a release not
     assert page.get("vega_lite_chart")
-    assert "kalibriert" in page.info[0].value and "Temperatur 1.07" in page.info[0].value
+    info = ClassifierInfo.load(settings.classifier_model)
+    assert "kalibriert" in page.info[0].value and f"Temperatur {info.temperature:.2f}" in page.info[0].value
+    assert f"Genauigkeit {info.training['blend']['test']['accuracy']:.1%}" in page.info[0].value
+    assert "gemischt mit einem TF-IDF-Modell" in page.info[0].value
 
 
 @pytest.mark.parametrize(
