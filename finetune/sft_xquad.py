@@ -15,28 +15,20 @@ the question's sentences.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from eval.questions import EvalQuestion, load_squad_questions
 from finetune.sft_data import Passage, SftExample, make_example, split_of
+from ingest.sources.squad import read_squad
+from rag.domain import Article
 from rag.passages import SENTENCE, focus_passage
 
 XquadPart = Literal["sft", "heldout"]
 HELDOUT_SHARE = 0.5
 HELDOUT_FILE = "xquad-heldout.jsonl"
-
-
-@dataclass(frozen=True)
-class XquadQuestion:
-    qid: str
-    question: str
-    answer: str
-    article: str  # Wikipedia page name, e.g. "Super_Bowl_50"
-    paragraph: int
 
 
 def xquad_part(title: str, heldout_share: float = HELDOUT_SHARE) -> XquadPart:
@@ -45,35 +37,23 @@ def xquad_part(title: str, heldout_share: float = HELDOUT_SHARE) -> XquadPart:
     return "heldout" if bucket < heldout_share else "sft"
 
 
-def read_xquad(path: Path) -> tuple[dict[str, list[str]], list[XquadQuestion]]:
-    """Paragraph texts per article and every answerable question, in file order."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    paragraphs: dict[str, list[str]] = {}
-    questions: list[XquadQuestion] = []
-    for article in data:
-        title = article["title"]
-        paragraphs[title] = [p["context"].strip() for p in article["paragraphs"]]
-        for number, paragraph in enumerate(article["paragraphs"]):
-            for qa in paragraph["qas"]:
-                if qa.get("answers"):
-                    questions.append(
-                        XquadQuestion(qa["id"], qa["question"], qa["answers"][0]["text"], title, number)
-                    )
-    return paragraphs, questions
+def article_of(paragraph_id: str) -> str:
+    """The Wikipedia page name of a paragraph id ``<title>#<number>`` (``ingest/sources/squad.py``)."""
+    return paragraph_id.rsplit("#", 1)[0]
 
 
-def paragraph_id(article: str, number: int) -> str:
-    """The article id the SQuAD ingest source gives a paragraph (``ingest/sources/squad.py``)."""
-    return f"{article}#{number}"
+def read_xquad(path: Path) -> tuple[dict[str, dict[str, Article]], list[EvalQuestion]]:
+    """Paragraphs per article (by paragraph id) and every question with an answer, in file order,
+    read by the project's own SQuAD readers so ids and texts are those indexed and evaluated."""
+    paragraphs: dict[str, dict[str, Article]] = {}
+    for item in read_squad(path):
+        if isinstance(item, Article):
+            paragraphs.setdefault(article_of(item.id), {})[item.id] = item
+    return paragraphs, [q for q in load_squad_questions(path).questions if q.answer]
 
 
-def _passage(article: str, number: int, text: str) -> Passage:
-    return Passage(
-        article_id=paragraph_id(article, number),
-        title=article.replace("_", " "),
-        text=text,
-        source="xquad",
-    )
+def _passage(paragraph: Article, text: str) -> Passage:
+    return Passage(article_id=paragraph.id, title=paragraph.title, text=text, source="xquad")
 
 
 def xquad_examples(
@@ -95,27 +75,29 @@ def xquad_examples(
     the shortened gold paragraph no longer shows is left out: refusing it would teach refusing
     questions whose answer is usually there."""
     paragraphs, questions = read_xquad(path)
-    pool = [(t, i) for t, texts in paragraphs.items() if xquad_part(t) == "sft" for i in range(len(texts))]
+    pool = [p for title, found in paragraphs.items() if xquad_part(title) == "sft" for p in found.values()]
     for q in questions:
-        neighbours = [(q.article, i) for i in range(len(paragraphs[q.article])) if i != q.paragraph]
-        strangers = [(t, i) for t, i in pool if t != q.article]
-        if xquad_part(q.article) != "sft" or not neighbours or len(strangers) < sources - 1:
+        gold_id, article = q.gold_ids[0], article_of(q.gold_ids[0])
+        neighbours = [p for pid, p in paragraphs[article].items() if pid != gold_id]
+        strangers = [p for p in pool if article_of(p.id) != article]
+        if xquad_part(article) != "sft" or not neighbours or len(strangers) < sources - 1:
             continue
-        gold = focus_passage(paragraphs[q.article][q.paragraph], q.question, source_chars)
+        assert q.answer is not None  # read_xquad keeps answered questions only
+        gold = focus_passage(paragraphs[article][gold_id].body, q.question, source_chars)
         if q.answer not in gold:
             continue
         others = [rng.choice(neighbours), *rng.sample(strangers, sources - 1)]
-        shown = [_passage(t, i, focus_passage(paragraphs[t][i], q.question, source_chars)) for t, i in others]
+        shown = [_passage(p, focus_passage(p.body, q.question, source_chars)) for p in others]
         rng.shuffle(shown)
-        split = split_of(q.article, dev_share)
+        split = split_of(article, dev_share)
         if rng.random() < refusal_share and not any(q.answer in p.text for p in shown):
-            yield make_example("xquad", q.question, "", shown, None, q.article, split)
+            yield make_example("xquad", q.question, "", shown, None, article, split)
             continue
         position = rng.randrange(sources)
         passages = shown[: sources - 1]
-        passages.insert(position, _passage(q.article, q.paragraph, gold))
+        passages.insert(position, _passage(paragraphs[article][gold_id], gold))
         answer = answer_sentence(gold, q.answer) if sentence_answers else q.answer
-        yield make_example("xquad", q.question, answer, passages, position, q.article, split)
+        yield make_example("xquad", q.question, answer, passages, position, article, split)
 
 
 def answer_sentence(text: str, span: str) -> str:
@@ -131,12 +113,7 @@ def heldout_questions(path: Path) -> list[dict[str, object]]:
     """The held-out articles' questions in the evaluation's JSONL format (``eval/questions.py``)."""
     _, questions = read_xquad(path)
     return [
-        {
-            "qid": q.qid,
-            "question": q.question,
-            "gold_ids": [paragraph_id(q.article, q.paragraph)],
-            "answer": q.answer,
-        }
+        q.model_dump(mode="json", include={"qid", "question", "gold_ids", "answer"})
         for q in questions
-        if xquad_part(q.article) == "heldout"
+        if xquad_part(article_of(q.gold_ids[0])) == "heldout"
     ]
