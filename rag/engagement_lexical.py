@@ -41,6 +41,11 @@ def _vectorizers(
     )
 
 
+def _features(word: TfidfVectorizer, char: TfidfVectorizer, headlines: Sequence[str]) -> spmatrix:
+    """Word and character n-gram columns side by side, as the regression was fitted on them."""
+    return hstack([word.transform(headlines), char.transform(headlines)]).tocsr()
+
+
 def logreg_chosen_on_dev(
     x_train: Features, y_train: np.ndarray, x_dev: Features, y_dev: np.ndarray
 ) -> LogisticRegression:
@@ -66,8 +71,7 @@ class LexicalModel:
     c: float
 
     def log_odds(self, headlines: Sequence[str]) -> np.ndarray:
-        features = hstack([self.word.transform(headlines), self.char.transform(headlines)]).tocsr()
-        return np.asarray(features @ self.coef).ravel() + self.intercept
+        return np.asarray(_features(self.word, self.char, headlines) @ self.coef).ravel() + self.intercept
 
     @classmethod
     def fit(
@@ -80,7 +84,7 @@ class LexicalModel:
         """Fit on ``train``; the regularization strength C is the one of lowest log loss on ``dev``."""
         word, char = _vectorizers()
         x_train = hstack([word.fit_transform(train), char.fit_transform(train)]).tocsr()
-        x_dev = hstack([word.transform(dev), char.transform(dev)]).tocsr()
+        x_dev = _features(word, char, dev)
         regression = logreg_chosen_on_dev(x_train, train_labels, x_dev, dev_labels)
         coef = regression.coef_.ravel().copy()
         return cls(word, char, coef, float(regression.intercept_[0]), float(regression.C))
