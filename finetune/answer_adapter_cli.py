@@ -35,6 +35,14 @@ def sft_data(
     xquad_sentences: Annotated[
         bool, typer.Option(help="XQuAD answers: the source sentence holding the span, not the span alone.")
     ] = False,
+    xquad_gold_first: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of XQuAD answers whose paragraph is source 1 (rest: random position).",
+        ),
+    ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of sources, distractors and order.")] = 13,
 ) -> None:
     """Instruction examples in the product's prompt format from 10kGNAD, the heise headlines and
@@ -67,6 +75,7 @@ def sft_data(
             refusal_share=config.refusal_share,
             dev_share=config.dev_share,
             sentence_answers=xquad_sentences,
+            gold_first_share=xquad_gold_first,
         )
         if xquad
         else None

@@ -65,6 +65,7 @@ def xquad_examples(
     refusal_share: float,
     dev_share: float,
     sentence_answers: bool = False,
+    gold_first_share: float = 0.0,
 ) -> Iterator[SftExample]:
     """One example per question of the ``sft`` articles: answer span (or, with ``sentence_answers``,
     the source sentence that holds it) + marker, or the refusal.
@@ -73,7 +74,11 @@ def xquad_examples(
     come from other training articles, as retrieval mixes the right article's neighbours with
     unrelated hits; a refusal shows the same without the gold paragraph. A question whose answer
     the shortened gold paragraph no longer shows is left out: refusing it would teach refusing
-    questions whose answer is usually there."""
+    questions whose answer is usually there.
+
+    ``gold_first_share`` of the answered examples show the gold paragraph as source 1, the rest at a
+    uniformly drawn position: retrieval ranks the gold paragraph first for most questions, and an
+    adapter trained on uniform positions learned to copy the right sentence with the wrong marker."""
     paragraphs, questions = read_xquad(path)
     pool = [p for title, found in paragraphs.items() if xquad_part(title) == "sft" for p in found.values()]
     for q in questions:
@@ -93,7 +98,7 @@ def xquad_examples(
         if rng.random() < refusal_share and not any(q.answer in p.text for p in shown):
             yield make_example("xquad", q.question, "", shown, None, article, split)
             continue
-        position = rng.randrange(sources)
+        position = 0 if rng.random() < gold_first_share else rng.randrange(sources)
         passages = shown[: sources - 1]
         passages.insert(position, _passage(paragraphs[article][gold_id], gold))
         answer = answer_sentence(gold, q.answer) if sentence_answers else q.answer

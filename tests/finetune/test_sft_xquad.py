@@ -68,7 +68,7 @@ def squad(tmp_path: Path) -> Path:
     return path
 
 
-def _examples(squad: Path, refusal_share: float = 0.3) -> list[SftExample]:
+def _examples(squad: Path, refusal_share: float = 0.3, gold_first_share: float = 0.0) -> list[SftExample]:
     return list(
         xquad_examples(
             squad,
@@ -77,8 +77,21 @@ def _examples(squad: Path, refusal_share: float = 0.3) -> list[SftExample]:
             source_chars=SOURCE_CHARS,
             refusal_share=refusal_share,
             dev_share=0.0,
+            gold_first_share=gold_first_share,
         )
     )
+
+
+def _cited_positions(examples: list[SftExample]) -> list[int]:
+    return [int(e.answer.rsplit(" ", 1)[1].strip("[]")) for e in examples if e.kind == "xquad"]
+
+
+def test_gold_first_share_puts_the_answer_in_source_one(squad: Path) -> None:
+    uniform = _cited_positions(_examples(squad, refusal_share=0.0))
+    assert len(uniform) >= 10 and set(uniform) == {1, 2, 3}  # uniform positions by default
+    assert set(_cited_positions(_examples(squad, refusal_share=0.0, gold_first_share=1.0))) == {1}
+    for example in _examples(squad, refusal_share=0.0, gold_first_share=1.0):
+        assert example.answer.rsplit(" ", 1)[0] in example.sources[0].text
 
 
 def test_held_out_articles_are_never_trained_on(squad: Path) -> None:
