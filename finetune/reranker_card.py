@@ -19,6 +19,10 @@ KINDS = {
     "sentence_to_headline": ("a body sentence", "its article's lead shown as a headline"),
     "lead_to_chunk": ("an article's lead", "the rest of its first chunk (no titles in these groups)"),
     "teaser_to_headline": ("a heise teaser synopsis", "its headline"),
+    "question_to_chunk": (
+        "a template question (year, quantity, speaker) made from a body sentence",
+        "the chunk holding that sentence, with its title",
+    ),
 }
 
 
@@ -84,7 +88,9 @@ Every group has {negatives} negatives: {data_config.get("hard_negatives")} hard 
 top {data_config.get("hard_pool")} articles the project's hybrid retriever (`rag/retrieval.py`, dense E5 +
 BM25, weighted RRF) returns for the query, the positive's article excluded, passage groups searching
 only articles with a body; plus {data_config.get("random_negatives")} random negative from the corpus,
-rendered like the positive. Training also adds {c.in_batch_negatives} in-batch negative per query.
+rendered like the positive. A passage negative shorter than three quarters of its positive is
+lengthened with its article's following chunks (the retriever favours short chunks; without this the
+first model learnt that the longer passage wins). Training also adds {c.in_batch_negatives} in-batch negative per query.
 Articles are split {1 - held_share:.0%} / {held_share:.0%}
 (stable hash of the article id): {train_n} training groups, {held_n} held-out groups
 (seed {data_config.get("seed")}, at most {data_config.get("max_groups")} groups).{mined_text}
@@ -112,9 +118,11 @@ cp -r var/qdrant var/qdrant-reranker   # the embedded store allows one process p
 The mined groups are cached in `var/reranker/groups-<max-groups>.jsonl` (delete it to mine again).
 The same command trains on a GPU unchanged (bf16 there).
 
-## Evaluation
+## Use and evaluation
 
-See `EVALUATION.md` beside this card: hybrid vs hybrid + rerank on the XQuAD dev set and the heise
+At query time the reranker's order is fused with the hybrid search's order (reciprocal rank fusion,
+`HEISE_RAG_RERANKER_FIRST_STAGE_WEIGHT`, default 1; 0 = the reranker's order alone). See
+`EVALUATION.md` beside this card: hybrid vs hybrid + rerank on the XQuAD dev set and the heise
 question set, with bootstrap confidence intervals, and rerank latency.
 """
 

@@ -6,9 +6,13 @@ any article into pairs: a sentence is the query and the rest of its chunk the po
 al. 2019; the sentence stays in one pair in ten so the model also learns exact overlap). Headline
 pairs (a body sentence -> its article's lead shown as a headline, the lead -> the rest of its
 chunk, a heise teaser's synopsis -> its headline) cover the short, headline-only documents of the
-heise index. Hard negatives are what the project's own hybrid retriever returns for the query from
+heise index. Question groups (a template question made from a body sentence -> the chunk holding
+that sentence, ``finetune.sft_data.span_questions``) give queries the shape of the product's
+questions. Hard negatives are what the project's own hybrid retriever returns for the query from
 other articles, rendered exactly as the reranker sees candidates (``rag.rerank.passage_text``);
-one random negative per group comes from the whole corpus.
+one random negative per group comes from the whole corpus. A passage negative shorter than three quarters
+of its positive is lengthened with its article's following chunks: the retriever favours short chunks, and
+without this the first trained model learnt that the longer passage wins.
 
 Each group is (query, positive, negative_1 .. negative_n) with a fixed n, the column layout of
 sentence-transformers' MultipleNegativesRankingLoss. Articles, not groups, are split into train and
@@ -30,13 +34,14 @@ from typing import Literal
 import numpy as np
 from tqdm import tqdm
 
+from finetune.sft_data import span_questions
 from ingest.sources.gnad import split_lead
 from rag.embeddings import Embedder
 from rag.rerank import passage_text
 from rag.retrieval import HybridRetriever, SearchFilter
 from rag.store import VectorStore, article_key
 
-Kind = Literal["ict", "sentence_to_headline", "lead_to_chunk", "teaser_to_headline"]
+Kind = Literal["ict", "sentence_to_headline", "lead_to_chunk", "teaser_to_headline", "question_to_chunk"]
 # How a candidate is shown: as at inference (title + passage), as a headline, or as bare text (the
 # lead is the title of a 10kGNAD article, so a lead query must not see titles).
 Layout = Literal["passage", "headline", "text"]
@@ -45,9 +50,11 @@ LAYOUT: dict[Kind, Layout] = {
     "sentence_to_headline": "headline",
     "lead_to_chunk": "text",
     "teaser_to_headline": "headline",
+    "question_to_chunk": "passage",
 }
 TEASERS_FILE = "heise-teasers-2019/heise_frontpage_teasers_2019-01.csv"
 MIN_WORDS, MAX_WORDS = 6, 45
+NEGATIVE_LENGTH_SHARE = 0.75  # passage negatives are lengthened to this share of the positive's length
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class DataConfig:
     ict_per_article: int = 2
     headline_share: float = 0.4  # articles that also give a sentence -> headline group
     lead_share: float = 0.3  # articles that also give a lead -> chunk group
+    question_share: float = 0.5  # articles that also give a template question -> chunk group
     keep_sentence: float = 0.1  # ICT groups whose positive still contains the query sentence
     hard_negatives: int = 5
     random_negatives: int = 1
@@ -157,6 +165,13 @@ def article_drafts(
     lead, rest = split_lead(chunks[0].text)
     if rng.random() < config.lead_share and usable(lead) and len(rest.split()) >= MIN_WORDS:
         yield Draft("lead_to_chunk", key, lead, rest)
+    if rng.random() < config.question_share:
+        asked = [
+            (c, q.question) for c, ss in per_chunk for q in span_questions(ss, MAX_WORDS) if c.text != title
+        ]
+        if asked:
+            chunk, question = rng.choice(asked)
+            yield Draft("question_to_chunk", key, question, passage_text(title, chunk.text))
 
 
 def has_body(chunks: Sequence[Candidate]) -> bool:
@@ -199,9 +214,10 @@ def mine_negatives(
         for d in hits
     ]
     seen = {draft.positive}
+    wanted = int(NEGATIVE_LENGTH_SHARE * len(draft.positive)) if layout != "headline" else 0
     hard: list[str] = []
     for candidate in rng.sample(pool, len(pool)):
-        text = candidate.render(layout)
+        text = lengthened(candidate, corpus.get(candidate.key, [candidate]), layout, wanted)
         if candidate.key != draft.key and text not in seen and len(hard) < config.hard_negatives:
             hard.append(text)
             seen.add(text)
@@ -209,11 +225,23 @@ def mine_negatives(
     needed = config.hard_negatives + config.random_negatives
     while len(hard) + len(randoms) < needed:
         key = rng.choice(keys)
-        text = rng.choice(corpus[key]).render(layout)
+        text = lengthened(rng.choice(corpus[key]), corpus[key], layout, wanted)
         if key != draft.key and text not in seen:
             randoms.append(text)
             seen.add(text)
     return hard + randoms
+
+
+def lengthened(candidate: Candidate, chunks: Sequence[Candidate], layout: Layout, min_chars: int) -> str:
+    """The candidate rendered in ``layout``, its text extended by its article's following chunks
+    until the rendering has ``min_chars`` characters (or the article ends). The hit's own text stays
+    first, so a hard negative stays hard; the few tokens neighbouring chunks share are repeated."""
+    texts = [c.text for c in chunks]
+    following = texts[texts.index(candidate.text) + 1 :] if candidate.text in texts else []
+    shown = candidate
+    while len(shown.render(layout)) < min_chars and following:
+        shown = Candidate(shown.key, shown.title, f"{shown.text} {following.pop(0)}")
+    return shown.render(layout)
 
 
 class QueryCache(Embedder):

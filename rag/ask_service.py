@@ -25,6 +25,7 @@ def make_reranker(settings: Settings, top_n: int) -> CrossEncoderReranker | None
         cache_dir=settings.model_cache_dir,
         device=settings.device,
         top_n=top_n,
+        first_stage_weight=settings.reranker_first_stage_weight,
     )
 
 

@@ -122,8 +122,28 @@ def load_cross_encoder(
     return CrossEncoder(folder, device=device, max_length=max_length, model_kwargs={"dtype": torch_dtype})
 
 
+RRF_K = 60  # the usual reciprocal-rank-fusion constant (Cormack et al. 2009), as in the hybrid search
+
+
+def fused_order(scores: Sequence[float], first_stage_weight: float) -> list[int]:
+    """Indices of candidates (given in first-stage order) by weighted reciprocal-rank fusion of the
+    first-stage rank and the cross-encoder's rank; weight 0 is the cross-encoder's order alone.
+
+    Why fuse: a small reranker trained on proxy tasks has blind spots the first stage does not share
+    (the first one shipped here preferred long passages); fusing the two orders keeps a candidate
+    both rank highly on top and bounds the damage of either. Ties keep the first-stage order.
+    """
+    by_score = sorted(range(len(scores)), key=lambda i: -float(scores[i]))
+    rerank_rank = {index: rank for rank, index in enumerate(by_score)}
+    fused = [
+        first_stage_weight / (RRF_K + i + 1) + 1 / (RRF_K + rerank_rank[i] + 1) for i in range(len(scores))
+    ]
+    return sorted(range(len(scores)), key=lambda i: (-fused[i], i))
+
+
 class CrossEncoderReranker(BaseDocumentCompressor):
-    """Scores (question, title + passage) pairs and keeps the ``top_n`` best documents."""
+    """Scores (question, title + passage) pairs and keeps the ``top_n`` best documents, ordered by the
+    fusion of the first-stage order and the scores (``first_stage_weight``; 0: the scores alone)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, ignored_types=(cached_property,))
 
@@ -134,6 +154,7 @@ class CrossEncoderReranker(BaseDocumentCompressor):
     max_length: int | None = None
     batch_size: int = 32
     dtype: str = "auto"
+    first_stage_weight: float = 1.0
 
     @cached_property
     def model(self) -> CrossEncoder:
@@ -146,8 +167,11 @@ class CrossEncoderReranker(BaseDocumentCompressor):
             return []
         pairs = [(query, passage_text(d.metadata.get("title", ""), d.page_content)) for d in documents]
         scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
-        ranked = sorted(zip(documents, scores, strict=True), key=lambda pair: -float(pair[1]))
+        order = fused_order([float(s) for s in scores], self.first_stage_weight)
         return [
-            Document(page_content=d.page_content, metadata=d.metadata | {"rerank_score": float(s)})
-            for d, s in ranked[: self.top_n]
+            Document(
+                page_content=documents[i].page_content,
+                metadata=documents[i].metadata | {"rerank_score": float(scores[i])},
+            )
+            for i in order[: self.top_n]
         ]

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         default=None,
         description="Cross-encoder reranker (name, folder or hub id); reranking is off when unset.",
     )
+    reranker_first_stage_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the search's own order when the reranker's order is fused with it (RRF); "
+        "0: the reranker's order alone.",
+    )
     classifier_model: Path = Field(
         default=PROJECT_ROOT / "finetune" / "artifacts" / "engagement-classifier",
         description="Headline-engagement classifier: folder with the LoRA adapter, head and classifier.json.",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
+from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 
 from finetune.reranker_data import (
@@ -16,13 +17,22 @@ from finetune.reranker_data import (
     Group,
     RerankData,
     is_held_out,
+    lengthened,
+    load_corpus,
     make_drafts,
+    mine_groups,
     sentences,
 )
+from ingest.chunking import Chunker
+from ingest.pipeline import Indexer
 from rag.cli import app
+from rag.domain import Article
+from rag.embeddings import Embedder
 from rag.models.resolve import TRAINED_MODELS
-from rag.rerank import SLIM_SPEC, CrossEncoderReranker, load_cross_encoder, passage_text
+from rag.rerank import SLIM_SPEC, CrossEncoderReranker, fused_order, load_cross_encoder, passage_text
+from rag.retrieval import make_retriever
 from rag.settings import Settings
+from rag.store import VectorStore
 
 BODY = (
     "Die Stadt Wien baut bis 2030 die U-Bahn-Linie U5 aus. Die neue Strecke soll täglich viele tausend "
@@ -57,6 +67,64 @@ def test_drafts_come_only_from_articles_with_a_body_and_split_by_article() -> No
     ict = [d for d in drafts if d.kind == "ict"]
     assert ict and all(d.query in BODY and d.query not in d.positive for d in ict)
     assert is_held_out("derstandard:1", 0.5) == is_held_out("derstandard:1", 0.5)
+
+
+def test_question_drafts_ask_about_a_sentence_of_the_positive_chunk() -> None:
+    chunk = Candidate("derstandard:1", "U5 wird gebaut.", "U5 wird gebaut. " + BODY)
+    drafts = make_drafts({"derstandard:1": [chunk]}, [], DataConfig(question_share=1.0, lead_share=0, seed=1))
+    questions = [d for d in drafts if d.kind == "question_to_chunk"]
+    assert [d.query for d in questions] == [
+        "Die Stadt Wien baut bis zu welchem Jahr die U-Bahn-Linie U5 aus?"
+    ]
+    assert questions[0].positive == passage_text(chunk.title, chunk.text)  # the answer (2030) is in it
+
+
+def test_short_negatives_are_lengthened_with_their_articles_next_chunks() -> None:
+    chunks = [Candidate("a:1", "Titel", text) for text in ("Kurz.", "Der zweite Teil.", "Der dritte Teil.")]
+    assert lengthened(chunks[0], chunks, "passage", 0) == "Titel\nKurz."
+    assert lengthened(chunks[0], chunks, "passage", 20) == "Titel\nKurz. Der zweite Teil."
+    assert lengthened(chunks[1], chunks, "text", 1000) == "Der zweite Teil. Der dritte Teil."  # article ends
+    stranger = Candidate("b:1", "Anderes", "Nicht im Korpus.")
+    assert lengthened(stranger, chunks, "passage", 1000) == "Anderes\nNicht im Korpus."
+
+
+TOPICS = ("Die U-Bahn in Wien", "Der Glasfaserausbau in Bayern", "Die Raumsonde der ESA", "Das neue Tablet")
+
+
+def _article(i: int, topic: str) -> Article:
+    body = " ".join(
+        f"{topic} wird im Jahr {2020 + j} in Teil {j} ausführlich beschrieben und oft kommentiert."
+        for j in range(10)
+    )
+    return Article(id=str(i), title=f"{topic}: Bericht", body=body, source="derstandard")
+
+
+def test_mined_groups_hold_lengthened_negatives_from_other_articles(
+    settings: Settings, provisioned: Callable[[str], Path]
+) -> None:
+    provisioned("all-minilm-l6-v2")
+    embedder = Embedder("all-minilm-l6-v2", cache_dir=settings.model_cache_dir)
+    client = QdrantClient(":memory:")
+    store = VectorStore(client, "heise")
+    Indexer(store, embedder, Chunker(embedder.count_tokens, 80, 8)).ingest(
+        _article(i, topic) for i, topic in enumerate(TOPICS)
+    )
+    corpus = load_corpus(store)
+    config = DataConfig(hard_negatives=2, random_negatives=1, hard_pool=5, held_out_share=0.0, seed=3)
+    drafts = make_drafts(corpus, [], config)
+    data = mine_groups(drafts, corpus, make_retriever(store, embedder, k=10), config)
+    client.close()
+    assert len(data.train) == len(drafts) and not data.held_out
+    assert {g.kind for g in data.train} >= {"ict", "question_to_chunk"}
+    last_chunks = {chunks[-1].text for chunks in corpus.values()}
+    for group in data.train:
+        assert len(group.negatives) == 3 and group.positive not in group.negatives
+        topic = group.key.partition(":")[2]
+        assert not any(TOPICS[int(topic)] in n for n in group.negatives)  # other articles only
+        for negative in group.negatives:  # long enough, or its article ran out of chunks
+            assert len(negative) >= 0.75 * len(group.positive) or any(
+                negative.endswith(t) for t in last_chunks
+            )
 
 
 def _tiny_groups(path: Path) -> None:
@@ -110,6 +178,17 @@ def test_training_runs_end_to_end_and_the_slim_artifact_loads(
     assert list((tmp_path / "cache" / "assembled").iterdir())  # assembled once, then reused
 
 
+def test_fused_order_weighs_the_first_stage_against_the_scores() -> None:
+    scores = [0.1, 0.5, 2.0, -1.0]  # candidates in first-stage order
+    assert fused_order(scores, 0.0) == [2, 1, 0, 3]  # the cross-encoder alone
+    assert fused_order(scores, 100.0) == [0, 1, 2, 3]  # the first stage dominates
+    # Equal weights: first-stage 1st and reranker 3rd ties with first-stage 3rd and reranker 1st
+    # (the earlier candidate wins the tie); both beat the candidate that is 2nd in both orders only
+    # by a hair, and the candidate last in both stays last.
+    assert fused_order(scores, 1.0) == [0, 2, 1, 3]
+    assert fused_order([], 1.0) == []
+
+
 @pytest.mark.slow
 def test_shipped_reranker_ranks_the_relevant_passage_first(
     settings: Settings, provisioned: Callable[[str], Path]
@@ -118,7 +197,7 @@ def test_shipped_reranker_ranks_the_relevant_passage_first(
     if not (TRAINED_MODELS["heise-reranker-de"] / SLIM_SPEC).is_file():
         pytest.skip("finetune/artifacts/reranker holds no trained model: run `heise-rag train reranker`")
     reranker = CrossEncoderReranker(
-        model_name="heise-reranker-de", cache_dir=settings.model_cache_dir, top_n=3
+        model_name="heise-reranker-de", cache_dir=settings.model_cache_dir, top_n=3, first_stage_weight=0.0
     )
     documents = [
         Document(
