@@ -97,6 +97,11 @@ def eval_retrieval(
         "collection": collection,
         "embedding_model": settings.embedding_model,
         "reranker_model": settings.reranker_model or "none",
+        "reranker_order": (
+            f"RRF with the search order, weight {settings.reranker_first_stage_weight:g}"
+            if settings.reranker_first_stage_weight
+            else "the reranker's scores alone"
+        ),
         "fusion": f"weighted RRF dense {settings.dense_weight} / sparse {settings.sparse_weight}, "
         f"prefetch {settings.prefetch_limit}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.gates import PER_QUESTION, write_per_question
+from eval.gates import PER_QUESTION, paired_difference_ci, write_per_question
 from eval.plots import latency_boxes, metric_bars, recall_curves
 from eval.retrieval_eval import METRICS, ModeResult
 
@@ -15,6 +15,44 @@ from eval.retrieval_eval import METRICS, ModeResult
 def flat_metrics(results: Sequence[ModeResult]) -> dict[str, float]:
     """``<mode>.<metric>`` -> value, the names `--fail-under` and `--baseline` use."""
     return {f"{r.mode}.{m}": r.metrics[m] for r in results for m in METRICS}
+
+
+def paired_differences(results: Sequence[ModeResult]) -> dict[str, dict[str, dict[str, float]]]:
+    """Each further mode minus the first, per question, with a 95 % bootstrap interval.
+
+    Why paired: two modes are run on the same questions, so their per-mode intervals overlap even
+    where the per-question differences are one-sided; the paired interval answers "does reranking
+    help" directly."""
+    first = {row["qid"]: row for row in results[0].rows} if results else {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for result in results[1:]:
+        rows = [(row, first[row["qid"]]) for row in result.rows if row["qid"] in first]
+        out[result.mode] = {}
+        for m in METRICS:
+            current, reference = [float(r[m]) for r, _ in rows], [float(b[m]) for _, b in rows]
+            low, high = paired_difference_ci(current, reference)
+            mean = sum(c - b for c, b in zip(current, reference, strict=True)) / max(len(rows), 1)
+            out[result.mode][m] = {"mean": mean, "low": low, "high": high, "n": len(rows)}
+    return out
+
+
+def _difference_lines(first: str, differences: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    if not differences:
+        return []
+    lines = [
+        f"Paired differences against `{first}` (per question, 95 % bootstrap; * = interval without 0):",
+        "",
+        "| mode | " + " | ".join(f"Δ {m}" for m in METRICS) + " |",
+        "|" + "---|" * (len(METRICS) + 1),
+    ]
+    for mode, by_metric in differences.items():
+        cells = [
+            f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            + (" *" if d["low"] > 0 or d["high"] < 0 else "")
+            for d in by_metric.values()
+        ]
+        lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def write_retrieval_report(
@@ -37,6 +75,7 @@ def write_retrieval_report(
             for r in results
         },
         "flat": flat_metrics(results),
+        "paired_differences": paired_differences(results),
         "problems": list(problems),
     }
     (output / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -74,6 +113,7 @@ def write_retrieval_report(
         "Intervals: 95 % bootstrap over questions (2,000 resamples, seed 0). Latency: retrieval "
         "(and reranking) per question, measured in this run.",
         "",
+        *_difference_lines(results[0].mode, payload["paired_differences"]),  # type: ignore[arg-type]
         "![metrics per mode](retrieval_metrics.png)",
         "",
         "![recall at k](recall_at_k.png)",

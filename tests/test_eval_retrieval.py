@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from eval.questions import QuestionSetError, load_questions, load_squad_questions
-from eval.retrieval_eval import ModeResult
+from eval.retrieval_eval import METRICS, ModeResult
 from eval.retrieval_metrics import bootstrap_ci, first_gold_rank, ndcg_at, recall_at, reciprocal_rank
 from eval.retrieval_report import write_retrieval_report
 from rag.settings import Settings
@@ -78,3 +79,25 @@ def test_report_files(tmp_path: Path) -> None:
     assert (tmp_path / "ranks.csv").read_text().splitlines()[1].startswith("q1,hybrid,2,")
     assert "| hybrid | 0.500 [0.400, 0.600]" in (tmp_path / "report.md").read_text()
     assert (tmp_path / "retrieval_metrics.png").stat().st_size > 5000
+    assert "Paired differences" not in (tmp_path / "report.md").read_text()  # one mode: nothing to pair
+
+
+def _mode(mode: str, mrr: Sequence[float]) -> ModeResult:
+    rows = [
+        {"qid": f"q{i}", "mode": mode, "rank": 1, "latency_ms": 1.0} | {m: value for m in METRICS}
+        for i, value in enumerate(mrr)
+    ]
+    metrics = {m: sum(mrr) / len(mrr) for m in METRICS}
+    return ModeResult(mode, metrics, {m: (0.0, 1.0) for m in METRICS}, {"p50": 1.0, "p95": 1.0}, rows)
+
+
+def test_report_pairs_each_mode_with_the_first_per_question(tmp_path: Path) -> None:
+    hybrid = _mode("hybrid", [1.0, 0.5, 0.5, 0.2] * 10)
+    better = _mode("hybrid+rerank", [1.0, 1.0, 0.5, 0.5] * 10)  # never worse, better on half
+    write_retrieval_report([hybrid, better], tmp_path, "Test", {"n_questions": 40})
+    paired = json.loads((tmp_path / "metrics.json").read_text())["paired_differences"]["hybrid+rerank"]
+    assert paired["mrr@10"]["mean"] == pytest.approx(0.2) and paired["mrr@10"]["n"] == 40
+    assert 0 < paired["mrr@10"]["low"] < 0.2 < paired["mrr@10"]["high"]
+    report = (tmp_path / "report.md").read_text()
+    assert "Paired differences against `hybrid`" in report
+    assert "| hybrid+rerank | +0.200 [" in report and "] *" in report
