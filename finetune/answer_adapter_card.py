@@ -23,6 +23,7 @@ def write_adapter_card(folder: Path, result: TrainingResult, data: Path, command
     c = result.config
     stats_path = data / "stats.json"
     stats = json.loads(stats_path.read_text(encoding="utf-8")) if stats_path.exists() else {}
+    data_command = stats.pop("command", None)
     size = sum(p.stat().st_size for p in folder.glob("adapter_model.*"))
     layers = f"the last {c['top_layers']} decoder layers" if c["top_layers"] else "every decoder layer"
     lines = [
@@ -72,6 +73,7 @@ def write_adapter_card(folder: Path, result: TrainingResult, data: Path, command
             + " |"
             for split, row in stats.items()
         ),
+        *(["", "```bash", data_command, "```"] if data_command else []),
         "",
         "## Training",
         "",

@@ -20,6 +20,7 @@ DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "artifacts" / "answer-adapter"
 
 
 def sft_data(
+    ctx: typer.Context,
     output: Annotated[
         Path, typer.Option(help="Folder for train.jsonl, dev.jsonl, stats.json.")
     ] = DEFAULT_SFT_DIR,
@@ -82,9 +83,9 @@ def sft_data(
     )
 
     examples = build_examples(data_dir / GNAD_FILE, data_dir / HEADLINES_FILE, config, extra)
-    stats = write_examples(examples, output)
-    for split, row in stats.items():
-        typer.echo(f"{split}: {row}")  # type: ignore[index]
+    stats = write_examples(examples, output, command_line("sft-data", ctx.params))
+    for split in ("train", "dev"):
+        typer.echo(f"{split}: {stats[split]}")
     if xquad:
         heldout = heldout_questions(squad)
         (output / HELDOUT_FILE).write_text(

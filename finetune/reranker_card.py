@@ -90,7 +90,8 @@ BM25, weighted RRF) returns for the query, the positive's article excluded, pass
 only articles with a body; plus {data_config.get("random_negatives")} random negative from the corpus,
 rendered like the positive. A passage negative shorter than three quarters of its positive is
 lengthened with its article's following chunks (the retriever favours short chunks; without this the
-first model learnt that the longer passage wins). Training also adds {c.in_batch_negatives} in-batch negative per query.
+first model learnt that the longer passage wins). Training also adds {c.in_batch_negatives} in-batch
+negative per query.
 Articles are split {1 - held_share:.0%} / {held_share:.0%}
 (stable hash of the article id): {train_n} training groups, {held_n} held-out groups
 (seed {data_config.get("seed")}, at most {data_config.get("max_groups")} groups).{mined_text}

@@ -330,14 +330,19 @@ def build_examples(
     return examples
 
 
-def write_examples(examples: Sequence[SftExample], output: Path) -> dict[str, object]:
-    """``train.jsonl``, ``dev.jsonl`` and ``stats.json`` (sizes per split and kind) into ``output``."""
+def write_examples(
+    examples: Sequence[SftExample], output: Path, command: str | None = None
+) -> dict[str, object]:
+    """``train.jsonl``, ``dev.jsonl`` and ``stats.json`` (sizes per split and kind, and the command
+    that built them, which the adapter's model card quotes) into ``output``."""
     output.mkdir(parents=True, exist_ok=True)
     stats: dict[str, object] = {}
     for split in ("train", "dev"):
         rows = [e for e in examples if e.split == split]
         (output / f"{split}.jsonl").write_text("".join(e.to_json() + "\n" for e in rows), encoding="utf-8")
         stats[split] = {"examples": len(rows), "kinds": dict(sorted(Counter(e.kind for e in rows).items()))}
+    if command:
+        stats["command"] = command
     (output / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
     return stats
 

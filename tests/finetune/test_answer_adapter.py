@@ -185,7 +185,11 @@ def test_train_command_writes_the_model_card(tiny_path: str, tmp_path: Path) -> 
     data = tmp_path / "sft"
     data.mkdir()
     (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ROWS), encoding="utf-8")
-    (data / "stats.json").write_text(json.dumps({"train": {"examples": 3, "kinds": {"refusal": 1}}}))
+    stats = {
+        "train": {"examples": 3, "kinds": {"refusal": 1}},
+        "command": "heise-rag train sft-data --seed 4",
+    }
+    (data / "stats.json").write_text(json.dumps(stats))
     out = tmp_path / "adapter"
     args = ["train", "answer-adapter", "--data", str(data), "--output", str(out), "--base", TINY]
     options = ["--max-length", "1024", "--rank", "4", "--max-examples", "1", "--dev-examples", "0"]
@@ -193,6 +197,7 @@ def test_train_command_writes_the_model_card(tiny_path: str, tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "| train | 3 | refusal 1 |" in card
+    assert "heise-rag train sft-data --seed 4" in card  # how the data was built
     assert "heise-rag train answer-adapter --data" in card
     assert "--quantize nf4" in card
     assert (out / "adapter_model.safetensors").exists()

@@ -173,6 +173,8 @@ def test_sft_data_command_writes_the_held_out_questions(data_dir: Path, tmp_path
     assert result.exit_code == 0, result.output
     stats = json.loads((output / "stats.json").read_text())
     assert stats["train"]["kinds"]["xquad"] > 0
+    assert stats["command"].startswith("heise-rag train sft-data --output ")
+    assert "--headline-examples 5 " in stats["command"] and "--xquad-gold-first 0.0" in stats["command"]
     heldout = load_questions(output / HELDOUT_FILE).questions
     assert len(heldout) == 10
     trained = [json.loads(line) for line in (output / "train.jsonl").read_text().splitlines()]
