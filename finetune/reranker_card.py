@@ -31,8 +31,18 @@ def _command(result: TrainResult, data_config: dict[str, object]) -> str:
     return (
         "HEISE_RAG_QDRANT_PATH=var/qdrant-reranker heise-rag train reranker "
         f"--max-groups {data_config.get('max_groups')} --layers {c.layers} --max-length {c.max_length} "
+        f"--focus-chars {c.focus_chars or 0} "
         f"--epochs {c.epochs} --batch-size {c.batch_size} --learning-rate {c.learning_rate:g}"
         + (f" --max-minutes {result.max_minutes:g}" if result.max_minutes else "")
+    )
+
+
+def _focus(chars: int | None) -> str:
+    if not chars:
+        return "the passage from its start"
+    return (
+        f"the passage cut to its most question-like sentences within {chars} characters "
+        "(`rag.passages.focus_passage`, in training and at query time)"
     )
 
 
@@ -64,8 +74,8 @@ def render_card(
 
 A cross-encoder that scores (question, title + passage) pairs for the ask path's last stage. It is
 the first {c.layers} layers of the provisioned `multilingual-e5-small` (embeddings included), mean-pooled,
-with a new one-logit head, trained here on CPU from the project's own corpus. Default input: at most
-{c.max_length} tokens of question, title and passage start.
+with a new one-logit head, trained here on CPU from the project's own corpus. Input: at most
+{c.max_length} tokens of question, title and passage, {_focus(c.focus_chars)}.
 
 ## Artifact
 

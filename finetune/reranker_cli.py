@@ -45,6 +45,10 @@ def train_reranker(
         int, typer.Option(min=1, max=12, help="E5 layers the reranker keeps.")
     ] = DEFAULTS.layers,
     max_length: Annotated[int, typer.Option(min=16, help="Tokens of query + passage.")] = DEFAULTS.max_length,
+    focus_chars: Annotated[
+        int | None,
+        typer.Option(min=0, help="Characters of each passage, its most query-like sentences (0: its start)."),
+    ] = DEFAULTS.focus_chars,
     epochs: Annotated[int, typer.Option(min=1)] = DEFAULTS.epochs,
     batch_size: Annotated[int, typer.Option(min=2)] = DEFAULTS.batch_size,
     learning_rate: Annotated[float, typer.Option(min=0.0)] = DEFAULTS.learning_rate,
@@ -77,6 +81,7 @@ def train_reranker(
     config = TrainConfig(
         layers=layers,
         max_length=max_length,
+        focus_chars=focus_chars or None,
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -84,7 +89,12 @@ def train_reranker(
     typer.echo(f"{len(data.train)} train / {len(data.held_out)} held-out groups from {groups_file}")
     model, result = train(base, data.train, data.held_out, config, work_dir, device, max_minutes)
     size = export_slim(
-        model, output, base_model=settings.embedding_model, name=RERANKER_NAME, max_length=max_length
+        model,
+        output,
+        base_model=settings.embedding_model,
+        name=RERANKER_NAME,
+        max_length=max_length,
+        focus_chars=config.focus_chars,
     )
     meta_file = groups_file.with_suffix(".json")
     data_meta = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.is_file() else {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class TrainConfig:
     layers: int = 2
     max_length: int = 128
+    focus_chars: int | None = 400  # each passage cut to its most query-like sentences (None: its start)
     epochs: int = 1
     batch_size: int = 8
     learning_rate: float = 1e-4

@@ -38,6 +38,7 @@ from transformers import logging as transformers_logging
 from finetune.reranker_config import TrainConfig
 from finetune.reranker_data import Group
 from rag.engagement import inference_dtype
+from rag.passages import focus_passage
 from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS
 
 CONFIG_FILES = (
@@ -84,6 +85,21 @@ def initial_model(base_folder: str, config: TrainConfig, device: str) -> CrossEn
     model = CrossEncoder(modules=[encoder, Pooling(dim, "mean"), head], device=device)
     model.model.get_input_embeddings().weight.requires_grad_(False)
     return model
+
+
+def focused(groups: list[Group], focus_chars: int | None) -> list[Group]:
+    """Every passage cut as ``rag.rerank`` cuts candidates at query time: its most query-like
+    sentences within ``focus_chars`` (the model reads only the first ``max_length`` tokens)."""
+    return [
+        Group(
+            g.kind,
+            g.key,
+            g.query,
+            focus_passage(g.positive, g.query, focus_chars),
+            [focus_passage(n, g.query, focus_chars) for n in g.negatives],
+        )
+        for g in groups
+    ]
 
 
 def as_dataset(groups: list[Group]) -> Dataset:
@@ -135,6 +151,7 @@ def train(
         device.startswith("cuda") and torch.cuda.is_bf16_supported()
     )
     model = initial_model(base_folder, config, device)
+    train_groups, held_out = focused(train_groups, config.focus_chars), focused(held_out, config.focus_chars)
     evaluator = held_out_evaluator(held_out)
     result = TrainResult(config=config, device=device, bf16=bf16, max_minutes=max_minutes)
     result.held_out.append(_metrics(evaluator(model)))
@@ -189,7 +206,9 @@ def _metrics(values: dict[str, float]) -> dict[str, float]:
     return {"epoch": 0.0} | {k.removeprefix("held_out_"): float(v) for k, v in values.items()}
 
 
-def export_slim(model: CrossEncoder, folder: Path, *, base_model: str, name: str, max_length: int) -> int:
+def export_slim(
+    model: CrossEncoder, folder: Path, *, base_model: str, name: str, max_length: int, focus_chars: int | None
+) -> int:
     """Save the model without its frozen word embeddings, weights in float16; returns bytes written.
 
     ``rag.rerank.assemble_slim`` restores the embeddings (and tokenizer) from ``base_model``.
@@ -218,6 +237,7 @@ def export_slim(model: CrossEncoder, folder: Path, *, base_model: str, name: str
         "base_tensor": WORD_EMBEDDINGS,
         "word_embeddings_shape": list(embeddings.shape),
         "max_length": max_length,
+        "focus_chars": focus_chars,
     }
     (folder / SLIM_SPEC).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     shutil.rmtree(full)

@@ -31,6 +31,7 @@ from sentence_transformers import CrossEncoder
 
 from rag.engagement import inference_dtype
 from rag.models.resolve import resolve_model
+from rag.passages import focus_passage
 
 SLIM_SPEC = "reranker.json"
 WEIGHTS = "model.safetensors"
@@ -105,6 +106,12 @@ def reranker_folder(model: str, cache_dir: Path) -> str:
     return resolved
 
 
+def slim_spec(model: str, cache_dir: Path) -> dict[str, object]:
+    """The ``reranker.json`` of a slim artifact (how it was trained); empty for other models."""
+    spec_file = Path(resolve_model(model, cache_dir)) / SLIM_SPEC
+    return json.loads(spec_file.read_text(encoding="utf-8")) if spec_file.is_file() else {}
+
+
 def load_cross_encoder(
     model: str, cache_dir: Path, device: str = "cpu", max_length: int | None = None, dtype: str = "auto"
 ) -> CrossEncoder:
@@ -114,10 +121,8 @@ def load_cross_encoder(
     ``dtype="auto"`` runs bfloat16 on CPUs with native bf16 (about half the time, same ranking).
     """
     folder = reranker_folder(model, cache_dir)
-    spec_file = Path(resolve_model(model, cache_dir)) / SLIM_SPEC
     if max_length is None:
-        slim = spec_file.is_file()
-        max_length = json.loads(spec_file.read_text(encoding="utf-8"))["max_length"] if slim else 256
+        max_length = int(slim_spec(model, cache_dir).get("max_length", 256))  # type: ignore[call-overload]
     torch_dtype: torch.dtype = inference_dtype(dtype, device)
     return CrossEncoder(folder, device=device, max_length=max_length, model_kwargs={"dtype": torch_dtype})
 
@@ -160,12 +165,27 @@ class CrossEncoderReranker(BaseDocumentCompressor):
     def model(self) -> CrossEncoder:
         return load_cross_encoder(self.model_name, self.cache_dir, self.device, self.max_length, self.dtype)
 
+    @cached_property
+    def focus_chars(self) -> int | None:
+        """Characters of each candidate the model reads, its most question-like sentences first
+        (``rag.passages.focus_passage``), as the artifact was trained; None: the passage start."""
+        value = slim_spec(self.model_name, self.cache_dir).get("focus_chars")
+        return int(value) if isinstance(value, int) else None
+
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         if not documents:
             return []
-        pairs = [(query, passage_text(d.metadata.get("title", ""), d.page_content)) for d in documents]
+        pairs = [
+            (
+                query,
+                focus_passage(
+                    passage_text(d.metadata.get("title", ""), d.page_content), query, self.focus_chars
+                ),
+            )
+            for d in documents
+        ]
         scores = self.model.predict(pairs, batch_size=self.batch_size, show_progress_bar=False)
         order = fused_order([float(s) for s in scores], self.first_stage_weight)
         return [

@@ -23,12 +23,14 @@ from finetune.reranker_data import (
     mine_groups,
     sentences,
 )
+from finetune.reranker_training import focused
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer
 from rag.cli import app
 from rag.domain import Article
 from rag.embeddings import Embedder
 from rag.models.resolve import TRAINED_MODELS
+from rag.passages import focus_passage
 from rag.rerank import SLIM_SPEC, CrossEncoderReranker, fused_order, load_cross_encoder, passage_text
 from rag.retrieval import make_retriever
 from rag.settings import Settings
@@ -162,6 +164,7 @@ def test_training_runs_end_to_end_and_the_slim_artifact_loads(
         [
             "train", "reranker", "--groups", str(tmp_path / "groups.jsonl"), "--output", str(out),
             "--layers", "1", "--max-length", "32", "--epochs", "1", "--batch-size", "4",
+            "--focus-chars", "120",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -173,9 +176,21 @@ def test_training_runs_end_to_end_and_the_slim_artifact_loads(
     (out / SLIM_SPEC).write_text(json.dumps(spec))
     model = load_cross_encoder(str(out), tmp_path / "cache")
     assert model.max_seq_length == 32
+    reranker = CrossEncoderReranker(model_name=str(out), cache_dir=tmp_path / "cache")
+    assert spec["focus_chars"] == reranker.focus_chars == 120  # query time cuts as training did
+    assert "--focus-chars 120" in (out / "MODEL_CARD.md").read_text()
     scores = model.predict([("Wer baut die U5?", BODY), ("Wer baut die U5?", "Kaffee ist teuer.")])
     assert scores.shape == (2,)
     assert list((tmp_path / "cache" / "assembled").iterdir())  # assembled once, then reused
+
+
+def test_training_passages_are_cut_to_their_most_query_like_sentences() -> None:
+    long_negative = "Das Wetter wird sonnig. " * 10 + "Die U5 kostet zwei Milliarden Euro."
+    group = Group("ict", "a:1", "Was kostet die U5?", BODY, [long_negative])
+    (cut,) = focused([group], 80)
+    assert cut.negatives == [focus_passage(long_negative, group.query, 80)]
+    assert "… Die U5 kostet" in cut.negatives[0]  # the asked-about sentence, not only the start
+    assert len(cut.positive) <= 80 and focused([group], None) == [group]
 
 
 def test_fused_order_weighs_the_first_stage_against_the_scores() -> None:
