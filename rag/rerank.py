@@ -167,8 +167,8 @@ class CrossEncoderReranker(BaseDocumentCompressor):
 
     @cached_property
     def focus_chars(self) -> int | None:
-        """Characters of each candidate the model reads, its most question-like sentences first
-        (``rag.passages.focus_passage``), as the artifact was trained; None: the passage start."""
+        """Characters of each candidate the model reads: its most question-like sentences, in their
+        order (``rag.passages.focus_passage``), as the artifact was trained; None: the passage start."""
         value = slim_spec(self.model_name, self.cache_dir).get("focus_chars")
         return int(value) if isinstance(value, int) else None
 
