@@ -39,7 +39,7 @@ from finetune.reranker_config import TrainConfig
 from finetune.reranker_data import Group
 from rag.engagement import inference_dtype
 from rag.passages import focus_passage
-from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS
+from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS, quantize_int8
 
 CONFIG_FILES = (
     "config.json",
@@ -209,7 +209,8 @@ def _metrics(values: dict[str, float]) -> dict[str, float]:
 def export_slim(
     model: CrossEncoder, folder: Path, *, base_model: str, name: str, max_length: int, focus_chars: int | None
 ) -> int:
-    """Save the model without its frozen word embeddings, weights in float16; returns bytes written.
+    """Save the model without its frozen word embeddings, matrices in int8 with per-row scales
+    (``rag.rerank.quantize_int8``); returns bytes written.
 
     ``rag.rerank.assemble_slim`` restores the embeddings (and tokenizer) from ``base_model``.
     """
@@ -226,11 +227,7 @@ def export_slim(
         shutil.copytree(module_dir, folder / module_dir.name)
     tensors = load_file(full / WEIGHTS)
     embeddings = tensors.pop(WORD_EMBEDDINGS)
-    save_file(
-        {k: v.to(torch.float16).contiguous() for k, v in tensors.items()},
-        folder / WEIGHTS,
-        metadata={"format": "pt"},
-    )
+    save_file(quantize_int8(tensors), folder / WEIGHTS, metadata={"format": "pt"})
     spec = {
         "name": name,
         "base_model": base_model,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from langchain_core.documents import Document
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
@@ -31,7 +32,15 @@ from rag.domain import Article
 from rag.embeddings import Embedder
 from rag.models.resolve import TRAINED_MODELS
 from rag.passages import focus_passage
-from rag.rerank import SLIM_SPEC, CrossEncoderReranker, fused_order, load_cross_encoder, passage_text
+from rag.rerank import (
+    SLIM_SPEC,
+    CrossEncoderReranker,
+    dequantize,
+    fused_order,
+    load_cross_encoder,
+    passage_text,
+    quantize_int8,
+)
 from rag.retrieval import make_retriever
 from rag.settings import Settings
 from rag.store import VectorStore
@@ -191,6 +200,17 @@ def test_training_passages_are_cut_to_their_most_query_like_sentences() -> None:
     assert cut.negatives == [focus_passage(long_negative, group.query, 80)]
     assert "… Die U5 kostet" in cut.negatives[0]  # the asked-about sentence, not only the start
     assert len(cut.positive) <= 80 and focused([group], None) == [group]
+
+
+def test_int8_storage_round_trips_within_half_a_step_per_row() -> None:
+    weights = {"w": torch.randn(8, 16), "bias": torch.randn(16)}
+    stored = quantize_int8(weights)
+    assert stored["w"].dtype == torch.int8 and stored["bias"].dtype == torch.float16
+    restored = dequantize(stored)
+    assert set(restored) == {"w", "bias"}
+    row_max = weights["w"].abs().amax(dim=1, keepdim=True)
+    assert bool(((restored["w"] - weights["w"]).abs() <= row_max / 254 + 1e-3).all())
+    assert not torch.equal(restored["w"], weights["w"])  # it is lossy, within the bound
 
 
 def test_fused_order_weighs_the_first_stage_against_the_scores() -> None:
