@@ -82,6 +82,19 @@ def paired_difference_ci(current: Sequence[float], baseline: Sequence[float]) ->
     return bootstrap_ci([c - b for c, b in zip(current, baseline, strict=True)])
 
 
+def paired_difference(metric: str, pairs: Sequence[tuple[float, float]]) -> Difference:
+    """Means, mean difference and its interval of (current, baseline) values of one metric."""
+    cur, base = zip(*pairs, strict=True)
+    return Difference(
+        metric=metric,
+        current=float(np.mean(cur)),
+        baseline=float(np.mean(base)),
+        delta=float(np.mean(cur) - np.mean(base)),
+        ci95=paired_difference_ci(cur, base),
+        n_paired=len(pairs),
+    )
+
+
 def compare_with_baseline(current_dir: Path, baseline_dir: Path) -> list[Difference]:
     """Differences of every metric both reports have, on the questions both answered."""
     missing = [d / PER_QUESTION for d in (current_dir, baseline_dir) if not (d / PER_QUESTION).exists()]
@@ -96,19 +109,8 @@ def compare_with_baseline(current_dir: Path, baseline_dir: Path) -> list[Differe
         pairs = [
             (now[q][metric], before[q][metric]) for q in shared if metric in now[q] and metric in before[q]
         ]
-        if not pairs:
-            continue
-        cur, base = zip(*pairs, strict=True)
-        differences.append(
-            Difference(
-                metric=metric,
-                current=float(np.mean(cur)),
-                baseline=float(np.mean(base)),
-                delta=float(np.mean(cur) - np.mean(base)),
-                ci95=paired_difference_ci(cur, base),
-                n_paired=len(pairs),
-            )
-        )
+        if pairs:
+            differences.append(paired_difference(metric, pairs))
     return differences
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
-from eval.gates import PER_QUESTION, paired_difference_ci, write_per_question
+from eval.gates import PER_QUESTION, Difference, paired_difference, write_per_question
 from eval.plots import latency_boxes, metric_bars, recall_curves
 from eval.retrieval_eval import METRICS, ModeResult
 
@@ -17,26 +18,25 @@ def flat_metrics(results: Sequence[ModeResult]) -> dict[str, float]:
     return {f"{r.mode}.{m}": r.metrics[m] for r in results for m in METRICS}
 
 
-def paired_differences(results: Sequence[ModeResult]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each further mode minus the first, per question, with a 95 % bootstrap interval.
+def paired_differences(results: Sequence[ModeResult]) -> dict[str, list[Difference]]:
+    """Each further mode against the first, per question, with a 95 % bootstrap interval.
 
     Why paired: two modes are run on the same questions, so their per-mode intervals overlap even
     where the per-question differences are one-sided; the paired interval answers "does reranking
     help" directly."""
     first = {row["qid"]: row for row in results[0].rows} if results else {}
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for result in results[1:]:
-        rows = [(row, first[row["qid"]]) for row in result.rows if row["qid"] in first]
-        out[result.mode] = {}
-        for m in METRICS:
-            current, reference = [float(r[m]) for r, _ in rows], [float(b[m]) for _, b in rows]
-            low, high = paired_difference_ci(current, reference)
-            mean = sum(c - b for c, b in zip(current, reference, strict=True)) / max(len(rows), 1)
-            out[result.mode][m] = {"mean": mean, "low": low, "high": high, "n": len(rows)}
-    return out
+    return {
+        result.mode: [
+            paired_difference(
+                m, [(float(r[m]), float(first[r["qid"]][m])) for r in result.rows if r["qid"] in first]
+            )
+            for m in METRICS
+        ]
+        for result in results[1:]
+    }
 
 
-def _difference_lines(first: str, differences: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+def _difference_lines(first: str, differences: dict[str, list[Difference]]) -> list[str]:
     if not differences:
         return []
     lines = [
@@ -45,11 +45,11 @@ def _difference_lines(first: str, differences: dict[str, dict[str, dict[str, flo
         "| mode | " + " | ".join(f"Δ {m}" for m in METRICS) + " |",
         "|" + "---|" * (len(METRICS) + 1),
     ]
-    for mode, by_metric in differences.items():
+    for mode, found in differences.items():
         cells = [
-            f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-            + (" *" if d["low"] > 0 or d["high"] < 0 else "")
-            for d in by_metric.values()
+            f"{d.delta:+.3f} [{d.ci95[0]:+.3f}, {d.ci95[1]:+.3f}]"
+            + (" *" if d.ci95[0] > 0 or d.ci95[1] < 0 else "")
+            for d in found
         ]
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
     return [*lines, ""]
@@ -63,6 +63,7 @@ def write_retrieval_report(
     problems: Sequence[str] = (),
 ) -> None:
     output.mkdir(parents=True, exist_ok=True)
+    differences = paired_differences(results)
     payload = {
         "meta": meta,
         "modes": {
@@ -75,7 +76,9 @@ def write_retrieval_report(
             for r in results
         },
         "flat": flat_metrics(results),
-        "paired_differences": paired_differences(results),
+        "paired_differences": {
+            mode: {d.metric: asdict(d) for d in found} for mode, found in differences.items()
+        },
         "problems": list(problems),
     }
     (output / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -113,7 +116,7 @@ def write_retrieval_report(
         "Intervals: 95 % bootstrap over questions (2,000 resamples, seed 0). Latency: retrieval "
         "(and reranking) per question, measured in this run.",
         "",
-        *_difference_lines(results[0].mode, payload["paired_differences"]),  # type: ignore[arg-type]
+        *_difference_lines(results[0].mode, differences),
         "![metrics per mode](retrieval_metrics.png)",
         "",
         "![recall at k](recall_at_k.png)",

@@ -96,8 +96,9 @@ def test_report_pairs_each_mode_with_the_first_per_question(tmp_path: Path) -> N
     better = _mode("hybrid+rerank", [1.0, 1.0, 0.5, 0.5] * 10)  # never worse, better on half
     write_retrieval_report([hybrid, better], tmp_path, "Test", {"n_questions": 40})
     paired = json.loads((tmp_path / "metrics.json").read_text())["paired_differences"]["hybrid+rerank"]
-    assert paired["mrr@10"]["mean"] == pytest.approx(0.2) and paired["mrr@10"]["n"] == 40
-    assert 0 < paired["mrr@10"]["low"] < 0.2 < paired["mrr@10"]["high"]
+    assert paired["mrr@10"]["delta"] == pytest.approx(0.2) and paired["mrr@10"]["n_paired"] == 40
+    low, high = paired["mrr@10"]["ci95"]
+    assert 0 < low < 0.2 < high
     report = (tmp_path / "report.md").read_text()
     assert "Paired differences against `hybrid`" in report
     assert "| hybrid+rerank | +0.200 [" in report and "] *" in report
