@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from eval.classifier_baselines import Scores, frozen_embedding_logreg, majority, tfidf_logreg
@@ -21,12 +20,13 @@ from eval.classifier_plots import plot_confusions, plot_reliability
 from finetune.classifier_config import TrainConfig
 from finetune.classifier_training import cached_frozen_pass, score_artifact
 from finetune.headline_data import SPLITS, HeadlineSplit, SplitName, make_split
-from rag.engagement import ClassifierInfo
-from rag.engagement_lexical import Blend, LexicalModel
+from rag.engagement import ClassifierInfo, load_blend
+from rag.engagement_blend import NEIGHBOURS, EncoderScores, member_log_odds
 
 FINE_TUNED = "E5 + LoRA (fine-tuned)"
-BLENDED = "E5 + LoRA + TF-IDF blend"  # what the predictor serves when the artifact has a lexical blend
-TUNED = (FINE_TUNED, BLENDED)
+NEIGHBOUR_VOTE = "E5 + LoRA neighbour vote"  # the fine-tuned embeddings' nearest training headlines
+BLENDED = "blend (served)"  # what the predictor serves when the artifact has a blend
+TUNED = (FINE_TUNED, NEIGHBOUR_VOTE, BLENDED)
 TARGET_ACCURACY = 0.83
 TARGET_ECE = 0.05
 
@@ -179,18 +179,22 @@ def write_report(
 
 
 def _blended(
-    folder: Path, info: ClassifierInfo, split: HeadlineSplit, dev: np.ndarray, test: np.ndarray
-) -> Scores:
-    """The served model's scores: the encoder's log-odds blended with the artifact's lexical model."""
-    assert info.blend is not None
-    lexical, blend = LexicalModel.load(folder), Blend(**info.blend)
-    weights = f"{blend.model_weight:.2f} x encoder + {blend.lexical_weight:.2f} x TF-IDF"
-    return Scores(
-        BLENDED,
-        weights,
-        blend.combine(dev, lexical.log_odds(split.dev.headline.tolist())),
-        blend.combine(test, lexical.log_odds(split.test.headline.tolist())),
+    folder: Path, info: ClassifierInfo, split: HeadlineSplit, encoder: dict[str, EncoderScores]
+) -> list[Scores]:
+    """The artifact's neighbour vote alone (when it has one) and the served blend of all members."""
+    members = load_blend(folder, info)
+    assert members is not None
+    blend, lexical, neighbours = members
+    dev, test = (
+        member_log_odds(encoder[part], split.parts()[part].headline.tolist(), lexical, neighbours)
+        for part in ("dev", "test")
     )
+    scores = []
+    if neighbours is not None:
+        memory = len(neighbours.labels)
+        detail = f"k {neighbours.k}, temperature {neighbours.temperature:g}, {memory} training headlines"
+        scores.append(Scores(NEIGHBOUR_VOTE, detail, dev[NEIGHBOURS], test[NEIGHBOURS]))
+    return [*scores, Scores(BLENDED, blend.describe(), blend.combine(dev), blend.combine(test))]
 
 
 def build_report(
@@ -218,13 +222,14 @@ def build_report(
     for name, split in splits.items():
         scores = [majority(split), tfidf_logreg(split), frozen_embedding_logreg(split, embeddings)]
         if name in artifacts:
-            dev, test = score_artifact(artifacts[name], split, encoded, model_cache_dir, device)
-            epochs = trained[name].training["best_epoch"]
-            scores.append(
-                Scores(FINE_TUNED, f"top {config.top_layers} layers, best epoch {epochs}", dev, test)
+            encoder = score_artifact(
+                artifacts[name], split, encoded, model_cache_dir, device, ("dev", "test")
             )
+            epochs = trained[name].training["best_epoch"]
+            detail = f"top {config.top_layers} layers, best epoch {epochs}"
+            scores.append(Scores(FINE_TUNED, detail, encoder["dev"].log_odds, encoder["test"].log_odds))
             if trained[name].blend is not None:
-                scores.append(_blended(artifacts[name], trained[name], split, dev, test))
+                scores += _blended(artifacts[name], trained[name], split, encoder)
         split_results = []
         for score in scores:
             temperature = fit_temperature(split.dev.label.to_numpy(), score.dev)

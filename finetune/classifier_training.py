@@ -30,7 +30,9 @@ from finetune.classifier_config import TrainConfig
 from finetune.encoder_cache import EncodedHeadlines, cached_encode, layer_range
 from finetune.headline_data import HeadlineSplit, SplitName, make_split
 from rag.engagement import ClassifierInfo, base_classifier, load_classifier
-from rag.engagement_lexical import Blend, LexicalModel
+from rag.engagement_blend import Blend, EncoderScores, member_log_odds
+from rag.engagement_lexical import LEXICAL_FILE, LexicalModel
+from rag.engagement_neighbours import NEIGHBOURS_FILE, NeighbourVote, mean_pool
 from rag.models.resolve import resolve_model
 
 LORA_TARGETS = (
@@ -58,8 +60,7 @@ class TrainResult:
     best_epoch: int
     temperature: float
     test: ClassifierMetrics
-    dev_log_odds: np.ndarray
-    test_log_odds: np.ndarray
+    scores: dict[str, EncoderScores]  # the kept epoch's, for the split's "train", "dev" and "test" rows
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
@@ -111,26 +112,41 @@ def build_model(base_folder: str, config: TrainConfig) -> PeftModel:
     return get_peft_model(base, lora)
 
 
-def _top_logits(
-    model: torch.nn.Module, encoded: EncodedHeadlines, rows: Sequence[int], device: str
-) -> torch.Tensor:
-    """Logits of the top layers fed the cached hidden states (inside ``layer_range``)."""
+def _top_output(
+    model: torch.nn.Module,
+    encoded: EncodedHeadlines,
+    rows: Sequence[int],
+    device: str,
+    *,
+    hidden: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Logits of the top layers fed the cached hidden states (inside ``layer_range``), and with
+    ``hidden`` the mean-pooled last layer."""
     states, mask = encoded.batch(rows)
-    return model(inputs_embeds=states.to(device), attention_mask=mask.to(device)).logits
+    output = model(
+        inputs_embeds=states.to(device), attention_mask=mask.to(device), output_hidden_states=hidden
+    )
+    pooled = mean_pool(output.hidden_states[-1], mask.to(device)).cpu() if hidden else None
+    return output.logits, pooled
 
 
 @torch.inference_mode()
-def top_log_odds(
+def top_scores(
     model: torch.nn.Module, encoded: EncodedHeadlines, rows: Sequence[int], device: str, batch_size: int = 128
-) -> np.ndarray:
-    """Log-odds of "good" for ``rows``, in eval mode (inside ``layer_range``)."""
+) -> EncoderScores:
+    """Log-odds of "good" and sentence embeddings for ``rows``, in eval mode (inside ``layer_range``)."""
     model.eval()
-    chunks = [
-        _top_logits(model, encoded, rows[i : i + batch_size], device).float().cpu()
-        for i in range(0, len(rows), batch_size)
-    ]
-    logits = torch.cat(chunks) if chunks else torch.zeros(0, 2)
-    return (logits[:, 1] - logits[:, 0]).numpy()
+    logits, pooled = [], []
+    for first in range(0, len(rows), batch_size):
+        batch_logits, batch_pooled = _top_output(
+            model, encoded, rows[first : first + batch_size], device, hidden=True
+        )
+        logits.append(batch_logits.float().cpu())
+        pooled.append(batch_pooled)
+    all_logits = torch.cat(logits) if logits else torch.zeros(0, 2)
+    width = model.config.hidden_size
+    embeddings = torch.cat(pooled).numpy() if pooled else np.zeros((0, width), dtype=np.float32)
+    return EncoderScores((all_logits[:, 1] - all_logits[:, 0]).numpy(), embeddings)
 
 
 def _trainable_state(model: PeftModel) -> dict[str, torch.Tensor]:
@@ -156,7 +172,7 @@ def _epoch(
     for batch in length_grouped_batches(lengths, config.batch_size, rng):
         picked = [rows[i] for i in batch]
         targets = labels[picked].to(config.device)
-        logits = _top_logits(model, encoded, picked, config.device)
+        logits, _ = _top_output(model, encoded, picked, config.device)
         loss = loss_fn(logits, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(
@@ -215,7 +231,7 @@ def train_on_split(
                     rng,
                     bar,
                 )
-            dev_odds = top_log_odds(model, encoded, dev_rows, config.device)
+            dev_odds = top_scores(model, encoded, dev_rows, config.device).log_odds
             dev_labels = labels[dev_rows]
             record = EpochRecord(
                 epoch,
@@ -241,19 +257,18 @@ def train_on_split(
             for name, param in model.named_parameters():
                 if name in best_state:
                     param.copy_(best_state[name])
-        dev_odds = top_log_odds(model, encoded, dev_rows, config.device)
-        test_rows = split.test.index.tolist()
-        test_odds = top_log_odds(model, encoded, test_rows, config.device)
-    temperature = fit_temperature(labels[dev_rows], dev_odds)
+        scores = {
+            part: top_scores(model, encoded, rows, config.device) for part, rows in split.rows().items()
+        }
+    temperature = fit_temperature(labels[dev_rows], scores["dev"].log_odds)
     return TrainResult(
         split=split.name,
         config=config,
         history=history,
         best_epoch=best_epoch,
         temperature=temperature,
-        test=evaluate(labels[test_rows], test_odds, temperature),
-        dev_log_odds=dev_odds,
-        test_log_odds=test_odds,
+        test=evaluate(split.test.label.to_numpy(), scores["test"].log_odds, temperature),
+        scores=scores,
     )
 
 
@@ -269,7 +284,7 @@ def fine_tune(
     blend: bool = True,
 ) -> TrainResult:
     """Split, encode (cached), train, calibrate and save adapter + head + ``classifier.json``; with
-    ``blend``, add the lexical model (``fit_lexical_blend``)."""
+    ``blend``, add the TF-IDF model and the neighbour vote (``fit_blend``)."""
     frame = frame.reset_index(drop=True)
     split = make_split(frame, split_name)
     base_folder = resolve_model(config.base_model, model_cache_dir)
@@ -300,6 +315,8 @@ def fine_tune(
     model.peft_config["default"].base_model_name_or_path = config.base_model  # not this machine's path
     model.save_pretrained(str(output), save_embedding_layers=False)  # embeddings are frozen: no hub lookup
     (output / "README.md").unlink(missing_ok=True)  # peft's empty template; the card is MODEL_CARD.md
+    for stale in (LEXICAL_FILE, NEIGHBOURS_FILE):  # an earlier run's members; fit_blend writes new ones
+        (output / stale).unlink(missing_ok=True)
     ClassifierInfo(
         base_model=config.base_model,
         max_length=config.max_length,
@@ -308,31 +325,41 @@ def fine_tune(
         training=result.summary(),
     ).save(output)
     if blend:
-        fit_lexical_blend(output, split, result.dev_log_odds, result.test_log_odds)
+        fit_blend(output, split, result.scores)
     return result
 
 
-def fit_lexical_blend(
-    folder: Path, split: HeadlineSplit, encoder_dev: np.ndarray, encoder_test: np.ndarray
-) -> ClassifierMetrics:
-    """Add the lexical model to a saved classifier: TF-IDF + LR fitted on the split's training part,
-    blend weights and a new temperature on its dev part (the encoder never trained on it); writes
-    ``lexical.json``, updates ``classifier.json`` and returns the blend's test metrics.
+def fit_blend(folder: Path, split: HeadlineSplit, encoder: dict[str, EncoderScores]) -> ClassifierMetrics:
+    """Add the blend members to a saved classifier and fit the blend: TF-IDF + LR fitted on the
+    split's training part, the neighbour vote's memory = the training part's embeddings, blend
+    weights and a new temperature on the dev part (no member was fitted on it). Writes
+    ``lexical.json`` and ``neighbours.safetensors``, updates ``classifier.json`` and returns the
+    blend's test metrics.
 
     Idempotent: the encoder's own temperature stays in ``training``; a rerun fits the same blend."""
     info = ClassifierInfo.load(folder)
-    y_dev, y_test = split.dev.label.to_numpy(), split.test.label.to_numpy()
-    lexical = LexicalModel.fit(
-        split.train.headline.tolist(), split.train.label.to_numpy(), split.dev.headline.tolist(), y_dev
+    headlines = {part: frame.headline.tolist() for part, frame in split.parts().items()}
+    labels = {part: frame.label.to_numpy() for part, frame in split.parts().items()}
+    lexical = LexicalModel.fit(headlines["train"], labels["train"], headlines["dev"], labels["dev"])
+    neighbours = NeighbourVote.from_embeddings(encoder["train"].embeddings, labels["train"])
+    dev, test = (
+        member_log_odds(encoder[part], headlines[part], lexical, neighbours) for part in ("dev", "test")
     )
-    lexical_dev = lexical.log_odds(split.dev.headline.tolist())
-    blend = Blend.fit(encoder_dev, lexical_dev, y_dev)
-    dev_odds = blend.combine(encoder_dev, lexical_dev)
-    test_odds = blend.combine(encoder_test, lexical.log_odds(split.test.headline.tolist()))
-    temperature = fit_temperature(y_dev, dev_odds)
-    metrics = evaluate(y_test, test_odds, temperature)
+    blend = Blend.fit(dev, labels["dev"])
+    temperature = fit_temperature(labels["dev"], blend.combine(dev))
+    metrics = evaluate(labels["test"], blend.combine(test), temperature)
+    members = {
+        name: evaluate(labels["test"], odds, fit_temperature(labels["dev"], dev[name]))
+        for name, odds in test.items()
+    }
     lexical.save(folder)
-    training = info.training | {"blend": {"lexical_c": lexical.c, "test": metrics.as_dict()}}
+    neighbours.save(folder)
+    record = {
+        "lexical_c": lexical.c,
+        "test": metrics.as_dict(),
+        "members_test": {m: v.as_dict() for m, v in members.items()},
+    }
+    training = info.training | {"blend": record}
     replace(info, temperature=temperature, blend=asdict(blend), training=training).save(folder)
     return metrics
 
@@ -369,29 +396,32 @@ def blend_saved(
     encoder_cache_dir: Path,
     device: str = "cpu",
 ) -> tuple[ClassifierMetrics, float]:
-    """``fit_lexical_blend`` for a classifier trained earlier (its encoder is scored, not retrained);
-    returns the blend's test metrics and what the cached frozen pass took when it was computed."""
+    """``fit_blend`` for a classifier trained earlier (its encoder is scored, not retrained); returns
+    the blend's test metrics and what the cached frozen pass took when it was computed."""
     frame = frame.reset_index(drop=True)
     info = ClassifierInfo.load(folder)
     split = make_split(frame, split_name)
     config = TrainConfig(**info.training["config"])
     encoded = cached_frozen_pass(config, frame.headline.tolist(), model_cache_dir, encoder_cache_dir, device)
-    dev, test = score_artifact(folder, split, encoded, model_cache_dir, device)
-    return fit_lexical_blend(folder, split, dev, test), encoded.seconds
+    scores = score_artifact(folder, split, encoded, model_cache_dir, device)
+    return fit_blend(folder, split, scores), encoded.seconds
 
 
 def score_artifact(
-    folder: Path, split: HeadlineSplit, encoded: EncodedHeadlines, model_cache_dir: Path, device: str = "cpu"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dev and test log-odds of a saved classifier's encoder (without a lexical blend), loaded as the
-    predictor loads it (adapter merged), its top layers run on the cached frozen layers."""
+    folder: Path,
+    split: HeadlineSplit,
+    encoded: EncodedHeadlines,
+    model_cache_dir: Path,
+    device: str = "cpu",
+    parts: Sequence[str] = ("train", "dev", "test"),
+) -> dict[str, EncoderScores]:
+    """A saved classifier's encoder scores for the split's ``parts``, loaded as the predictor loads
+    it (adapter merged), its top layers run on the cached frozen layers."""
     model, _, info = load_classifier(folder, model_cache_dir, device)
     n_layers = model.config.num_hidden_layers
     top_layers = int(info.training["config"]["top_layers"])
     if encoded.start != n_layers - top_layers:
         raise ValueError(f"{folder} adapts the top {top_layers} layers; the cache starts at {encoded.start}")
+    rows = split.rows()
     with layer_range(model.bert, encoded.start, n_layers, from_hidden=True):
-        return (
-            top_log_odds(model, encoded, split.dev.index.tolist(), device),
-            top_log_odds(model, encoded, split.test.index.tolist(), device),
-        )
+        return {part: top_scores(model, encoded, rows[part], device) for part in parts}

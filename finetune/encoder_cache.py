@@ -24,6 +24,7 @@ from tqdm import tqdm
 from transformers import BertForSequenceClassification, BertModel, PreTrainedTokenizerBase
 
 from rag.engagement import QUERY_PREFIX, tokenize
+from rag.engagement_neighbours import mean_pool
 
 
 class _Passthrough(nn.Module):
@@ -71,12 +72,6 @@ class EncodedHeadlines:
         return states, mask
 
 
-def _mean_pool(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    weights = mask.unsqueeze(-1).to(states.dtype)
-    pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1)
-    return nn.functional.normalize(pooled, dim=-1)
-
-
 @torch.inference_mode()
 def encode_headlines(
     model: BertForSequenceClassification,
@@ -103,7 +98,7 @@ def encode_headlines(
             low = lower(**enc).last_hidden_state
         with layer_range(bert, start, n_layers, from_hidden=True) as upper:
             top = upper(inputs_embeds=low, attention_mask=enc["attention_mask"]).last_hidden_state
-        pooled[rows] = _mean_pool(top, enc["attention_mask"]).float().cpu()
+        pooled[rows] = mean_pool(top, enc["attention_mask"]).float().cpu()
         lengths = enc["attention_mask"].sum(1).tolist()
         for j, i in enumerate(rows):
             hidden[i] = low[j, : lengths[j]].float().cpu().clone()

@@ -36,10 +36,16 @@ class HeadlineSplit:
     dev: pd.DataFrame
     test: pd.DataFrame
 
+    def parts(self) -> dict[str, pd.DataFrame]:
+        return {"train": self.train, "dev": self.dev, "test": self.test}
+
+    def rows(self) -> dict[str, list[int]]:
+        """Each part's rows of the frame the split was made from (its index)."""
+        return {part: frame.index.tolist() for part, frame in self.parts().items()}
+
     def describe(self) -> str:
         parts = []
-        for part in ("train", "dev", "test"):
-            frame: pd.DataFrame = getattr(self, part)
+        for part, frame in self.parts().items():
             span = f"{frame.time.min():%Y-%m-%d}..{frame.time.max():%Y-%m-%d}"
             parts.append(f"{part} {len(frame)} ({frame.label.mean():.1%} good, {span})")
         return f"{self.name}: " + ", ".join(parts)

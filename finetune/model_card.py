@@ -10,22 +10,40 @@ from pathlib import Path
 from typing import Any
 
 from finetune.headline_data import HEADLINES_FILE, HeadlineSplit
-from rag.engagement import ClassifierInfo
+from rag.engagement import ClassifierInfo, load_blend
+from rag.engagement_blend import ENCODER, MEMBER_NAMES
 
 CARD_FILE = "MODEL_CARD.md"
 
 
-def _blend_lines(info: ClassifierInfo) -> list[str]:
-    if info.blend is None:
+def _blend_lines(info: ClassifierInfo, folder: Path) -> list[str]:
+    members = load_blend(folder, info)
+    if members is None:
         return []
-    c = info.training.get("blend", {}).get("lexical_c")
-    b = info.blend
-    return [
-        "- Blended with a lexical model (`lexical.json`: TF-IDF word 1-2-grams and character 2-5-grams,",
-        f"  logistic regression, C = {c} chosen on the dev part, fitted on the training part):",
-        f"  log-odds = {b['model_weight']:.3f} x encoder + {b['lexical_weight']:.3f} x lexical "
-        f"{b['bias']:+.3f}, weights fitted on the dev part.",
-    ]
+    blend, lexical, neighbours = members
+    lines = ["- Blended (log-odds, weights and bias fitted on the dev part) with"]
+    if lexical is not None:
+        lines += [
+            "  - a lexical model (`lexical.json`: TF-IDF word 1-2-grams and character 2-5-grams, logistic",
+            f"    regression, C = {lexical.c:g} chosen on the dev part, fitted on the training part);",
+        ]
+    if neighbours is not None:
+        lines += [
+            f"  - the vote of the {neighbours.k} nearest training headlines (`neighbours.safetensors`: the",
+            "    fine-tuned encoder's mean-pooled embeddings of the "
+            f"{len(neighbours.labels):,} training headlines in int8",
+            f"    and their labels, no text; softmax weights at temperature {neighbours.temperature:g}).",
+        ]
+    return [*lines, f"  log-odds = {blend.describe()} {blend.bias:+.3f}."]
+
+
+def _test_rows(record: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The encoder alone, each blend member alone and the served blend, by their test metrics."""
+    if "blend" not in record:
+        return [("encoder alone", record["test"])]
+    members = record["blend"].get("members_test", {})
+    alone = [(f"{MEMBER_NAMES.get(m, m)} alone", v) for m, v in members.items() if m != ENCODER]
+    return [("encoder alone", record["test"]), *alone, ("blend (served)", record["blend"]["test"])]
 
 
 def write_model_card(
@@ -33,7 +51,7 @@ def write_model_card(
 ) -> Path:
     """``MODEL_CARD.md`` in ``folder``; ``frozen_pass_seconds`` is what computing the cached pass took."""
     record: dict[str, Any] = info.training
-    config, t, seconds = record["config"], record["test"], record["seconds"]
+    config, seconds = record["config"], record["seconds"]
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name != CARD_FILE)
     lines = [
         "# Headline engagement classifier (heise online)",
@@ -49,7 +67,7 @@ def write_model_card(
         "- `BertForSequenceClassification` (pooler on the first token + linear head, both trained), LoRA",
         f"  rank {config['lora_rank']} (alpha {config['lora_alpha']}) on the attention and feed-forward",
         f"  projections of the top {config['top_layers']} of 12 layers; everything else frozen.",
-        *_blend_lines(info),
+        *_blend_lines(info, folder),
         f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the "
         + ("blended log-odds" if info.blend else "logits")
         + " before the sigmoid.",
@@ -93,8 +111,7 @@ def write_model_card(
         *(
             f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['roc_auc']:.3f} | {m['ece']:.3f} | "
             f"{m['ece_calibrated']:.3f} |"
-            for name, m in [("encoder alone", t)]
-            + ([("blend (served)", record["blend"]["test"])] if "blend" in record else [])
+            for name, m in _test_rows(record)
         ),
         "",
         "Figures in float32. The predictor serves bfloat16 weights on a CPU with native bf16",

@@ -80,7 +80,7 @@ with a new one-logit head, trained here on CPU from the project's own corpus. In
 ## Artifact
 
 `model.safetensors` holds the trained layers, position embeddings and head, matrices in int8
-with a float16 scale per row (`rag.rerank.quantize_int8`, at most 0.4 % of a row's largest
+with a float16 scale per row (`rag.int8.quantize_int8`, at most 0.4 % of a row's largest
 weight off), the rest in float16
 ({size_bytes / 1e6:.1f} MB with the config files). The word embeddings (250k x 384) were frozen in
 training and are left out: `rag/rerank.py` assembles the complete model once into the model cache

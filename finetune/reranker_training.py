@@ -38,8 +38,9 @@ from transformers import logging as transformers_logging
 from finetune.reranker_config import TrainConfig
 from finetune.reranker_data import Group
 from rag.engagement import inference_dtype
+from rag.int8 import quantize_int8
 from rag.passages import focus_passage
-from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS, quantize_int8
+from rag.rerank import SLIM_SPEC, WEIGHTS, WORD_EMBEDDINGS
 
 CONFIG_FILES = (
     "config.json",
@@ -210,7 +211,7 @@ def export_slim(
     model: CrossEncoder, folder: Path, *, base_model: str, name: str, max_length: int, focus_chars: int | None
 ) -> int:
     """Save the model without its frozen word embeddings, matrices in int8 with per-row scales
-    (``rag.rerank.quantize_int8``); returns bytes written.
+    (``rag.int8.quantize_int8``); returns bytes written.
 
     ``rag.rerank.assemble_slim`` restores the embeddings (and tokenizer) from ``base_model``.
     """

@@ -2,7 +2,9 @@
 
 Why this shape: the classifier is the provisioned E5 encoder plus a LoRA adapter and a small head
 (a few MB, committed under ``finetune/artifacts``); the predictor loads base, adapter and head once,
-merges the adapter into the base weights (no adapter overhead per call), and applies the temperature
+merges the adapter into the base weights (no adapter overhead per call), blends the encoder's
+log-odds with the artifact's other members (``rag.engagement_blend``: TF-IDF and the vote of the
+nearest training headlines, both fed by the same forward pass or none) and applies the temperature
 fitted on development data, so the probability it reports is calibrated.
 """
 
@@ -26,7 +28,9 @@ from transformers import (
 from transformers.utils import logging as transformers_logging
 
 from rag.dtypes import inference_dtype
-from rag.engagement_lexical import Blend, LexicalModel
+from rag.engagement_blend import LEXICAL, NEIGHBOURS, Blend, EncoderScores, member_log_odds
+from rag.engagement_lexical import LexicalModel
+from rag.engagement_neighbours import NeighbourVote, mean_pool
 from rag.models.resolve import resolve_model
 from rag.settings import Settings
 
@@ -67,9 +71,9 @@ class ClassifierInfo:
     temperature: float
     split: str
     training: dict[str, Any] = field(default_factory=dict)  # TrainResult.summary() of the run
-    # Blend with the lexical model (``lexical.json``) as Blend's fields; ``temperature`` then applies
-    # to the blended log-odds. None: the encoder alone.
-    blend: dict[str, float] | None = None
+    # Blend's fields (member weights by name, bias); ``temperature`` then applies to the blended
+    # log-odds. None: the encoder alone.
+    blend: dict[str, Any] | None = None
 
     def save(self, folder: Path) -> None:
         (folder / INFO_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -83,6 +87,24 @@ class ClassifierInfo:
                 "train one with `heise-rag train classifier` or set HEISE_RAG_CLASSIFIER_MODEL"
             )
         return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+class BlendMembers(NamedTuple):
+    """An artifact's blend and the members it names beside the encoder."""
+
+    blend: Blend
+    lexical: LexicalModel | None
+    neighbours: NeighbourVote | None
+
+
+def load_blend(folder: Path, info: ClassifierInfo) -> BlendMembers | None:
+    """The blend of the classifier in ``folder`` with its members loaded, or None (encoder alone)."""
+    if info.blend is None:
+        return None
+    blend = Blend(**info.blend)
+    lexical = LexicalModel.load(folder) if LEXICAL in blend.weights else None
+    neighbours = NeighbourVote.load(folder) if NEIGHBOURS in blend.weights else None
+    return BlendMembers(blend, lexical, neighbours)
 
 
 class Prediction(NamedTuple):
@@ -163,9 +185,8 @@ class EngagementPredictor:
         return load_classifier(self.folder, self._model_cache_dir, self._device, self.dtype)
 
     @cached_property
-    def _lexical(self) -> tuple[LexicalModel, Blend] | None:
-        blend = self.info.blend
-        return None if blend is None else (LexicalModel.load(self.folder), Blend(**blend))
+    def _blend(self) -> BlendMembers | None:
+        return load_blend(self.folder, self.info)
 
     @property
     def info(self) -> ClassifierInfo:
@@ -173,29 +194,32 @@ class EngagementPredictor:
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first prediction."""
-        _ = self._loaded, self._lexical
+        _ = self._loaded, self._blend
 
     def log_odds(self, headlines: Sequence[str]) -> np.ndarray:
         """Uncalibrated log-odds of "good" for validated headlines: the encoder's, blended with the
-        lexical model's when the artifact has one."""
-        scores = self.encoder_log_odds(headlines)
-        if self._lexical is None:
-            return scores
-        lexical, blend = self._lexical
-        return blend.combine(scores, lexical.log_odds(headlines))
+        artifact's other members when it has a blend."""
+        encoder = self.encoder_scores(headlines)
+        if self._blend is None:
+            return encoder.log_odds
+        blend, lexical, neighbours = self._blend
+        return blend.combine(member_log_odds(encoder, headlines, lexical, neighbours))
 
     @torch.inference_mode()
-    def encoder_log_odds(self, headlines: Sequence[str]) -> np.ndarray:
-        """The fine-tuned encoder's log-odds of "good", batched by length."""
+    def encoder_scores(self, headlines: Sequence[str]) -> EncoderScores:
+        """The fine-tuned encoder's log-odds of "good" and sentence embeddings, batched by length."""
         model, tokenizer, info = self._loaded
         order = sorted(range(len(headlines)), key=lambda i: len(headlines[i]))
         scores = np.zeros(len(headlines))
+        embeddings = np.zeros((len(headlines), model.config.hidden_size), dtype=np.float32)
         for first in range(0, len(order), self.batch_size):
             rows = order[first : first + self.batch_size]
             batch = tokenize(tokenizer, [headlines[i] for i in rows], info.max_length).to(self._device)
-            logits = model(**batch).logits.float()
+            output = model(**batch, output_hidden_states=True)
+            logits = output.logits.float()
             scores[rows] = (logits[:, 1] - logits[:, 0]).cpu().numpy()
-        return scores
+            embeddings[rows] = mean_pool(output.hidden_states[-1], batch["attention_mask"]).cpu().numpy()
+        return EncoderScores(scores, embeddings)
 
     def predict(self, headlines: Sequence[str]) -> list[Prediction]:
         """One calibrated prediction per headline; a bad headline raises HeadlineError naming it."""

@@ -103,7 +103,11 @@ def train_classifier(
     device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where the training curve PNG goes.")] = REPORT_DIR,
     blend: Annotated[
-        bool, typer.Option(help="Blend with a TF-IDF model fitted on the same split (lexical.json).")
+        bool,
+        typer.Option(
+            help="Blend with a TF-IDF model and a vote of the nearest training headlines, both from the "
+            "same split (lexical.json, neighbours.safetensors)."
+        ),
     ] = True,
     blend_only: Annotated[
         bool, typer.Option(help="Only fit the blend onto the classifier already in the output folder.")

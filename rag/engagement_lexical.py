@@ -5,8 +5,9 @@ Why it exists beside the fine-tuned encoder: recurring heise formats and names (
 "Missing Link", "Tesla", "Bundesnetzagentur") are exact strings that decide the comment count, and
 a linear model on n-grams catches them where the small encoder's sub-word view blurs them. Its
 errors differ from the encoder's, so a weighted sum of both log-odds (weights fitted on the
-development data) is more accurate than either, for microseconds per headline. Why JSON and not a
-pickle: the artifact is committed and loaded by every user; JSON cannot run code when loaded.
+development data, ``rag.engagement_blend``) is more accurate than either, for microseconds per
+headline. Why JSON and not a pickle: the artifact is committed and loaded by every user; JSON cannot
+run code when loaded.
 """
 
 from __future__ import annotations
@@ -113,24 +114,3 @@ class LexicalModel:
         if len(state["coef"]) != expected:
             raise ValueError(f"{folder / LEXICAL_FILE}: {len(state['coef'])} weights for {expected} n-grams")
         return cls(word, char, np.asarray(state["coef"]), float(state["intercept"]), float(state["c"]))
-
-
-@dataclass(frozen=True)
-class Blend:
-    """``model_weight * encoder log-odds + lexical_weight * lexical log-odds + bias``."""
-
-    model_weight: float
-    lexical_weight: float
-    bias: float
-
-    def combine(self, model_log_odds: np.ndarray, lexical_log_odds: np.ndarray) -> np.ndarray:
-        return self.model_weight * model_log_odds + self.lexical_weight * lexical_log_odds + self.bias
-
-    @classmethod
-    def fit(cls, model_log_odds: np.ndarray, lexical_log_odds: np.ndarray, labels: np.ndarray) -> Blend:
-        """Logistic regression of the labels on the two log-odds (development data: neither model
-        was fitted on it), nearly unregularized: three numbers from hundreds of headlines."""
-        features = np.column_stack([model_log_odds, lexical_log_odds])
-        regression = LogisticRegression(C=100.0, max_iter=1000).fit(features, labels)
-        a, b = regression.coef_.ravel()
-        return cls(float(a), float(b), float(regression.intercept_[0]))

@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from sentence_transformers import CrossEncoder
 
 from rag.engagement import inference_dtype
+from rag.int8 import dequantize
 from rag.models.resolve import resolve_model
 from rag.passages import focus_passage
 
@@ -38,35 +39,6 @@ WEIGHTS = "model.safetensors"
 WORD_EMBEDDINGS = "embeddings.word_embeddings.weight"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 ASSEMBLED_DIR = "assembled"
-SCALE_SUFFIX = ":int8_scale"  # per-row scale of an int8-stored matrix in a slim artifact
-
-
-def quantize_int8(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Matrices as int8 with a float16 scale per row (absmax / 127), the rest in float16.
-
-    Why: the six trained E5 layers are 21 MB in float16, too large for the repository; int8 rows
-    halve that, and ``dequantize`` restores float weights when the model is assembled.
-    """
-    out: dict[str, torch.Tensor] = {}
-    for name, tensor in tensors.items():
-        if tensor.dim() != 2:
-            out[name] = tensor.to(torch.float16).contiguous()
-            continue
-        scale = tensor.float().abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127
-        out[name] = (tensor.float() / scale).round().clamp(-127, 127).to(torch.int8).contiguous()
-        out[name + SCALE_SUFFIX] = scale.to(torch.float16).contiguous()
-    return out
-
-
-def dequantize(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Float32 weights from ``quantize_int8``'s output (plain float tensors pass through)."""
-    return {
-        name: tensor.float() * tensors[name + SCALE_SUFFIX].float()
-        if tensor.dtype == torch.int8
-        else tensor.float()
-        for name, tensor in tensors.items()
-        if not name.endswith(SCALE_SUFFIX)
-    }
 
 
 def passage_text(title: str, text: str) -> str:

@@ -1,4 +1,4 @@
-"""The lexical half of the engagement classifier: what it learns, how it is stored, the blend."""
+"""The lexical member of the engagement classifier: what it learns, how it is stored."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import log_loss
 
-from rag.engagement_lexical import LEXICAL_FILE, Blend, LexicalModel
+from rag.engagement_lexical import LEXICAL_FILE, LexicalModel
 
 MANY = ["Tesla senkt Preise erneut", "Tesla ruft Autos zurück", "Elon Musk kauft Twitter", "Musk und Tesla"]
 FEW = ["heise+ | Router im Test", "heise+ | Kameras im Test", "Missing Link: Geschichte", "Router im Test"]
@@ -42,16 +39,3 @@ def test_a_stored_model_that_does_not_fit_its_vocabulary_is_refused(tmp_path: Pa
     path.write_text(json.dumps(state), encoding="utf-8")
     with pytest.raises(ValueError, match=r"lexical\.json: \d+ weights for \d+ n-grams"):
         LexicalModel.load(tmp_path)
-
-
-def test_blend_weighs_the_more_informative_scores_higher() -> None:
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 600)
-    signal = np.where(labels == 1, 1.0, -1.0)
-    strong = 2.0 * signal + rng.normal(0, 1.0, 600)
-    weak = 0.5 * signal + rng.normal(0, 2.0, 600)
-    blend = Blend.fit(strong, weak, labels)
-    assert blend.model_weight > blend.lexical_weight > 0
-    # on the data it was fitted on, the blend is at least as likely as the stronger scores alone
-    alone = LogisticRegression(C=100.0).fit(strong[:, None], labels).decision_function(strong[:, None])
-    assert log_loss(labels, expit(blend.combine(strong, weak))) <= log_loss(labels, expit(alone))

@@ -83,7 +83,12 @@ def calibration_note(info: ClassifierInfo) -> str:
         )
     return (
         "Die Wahrscheinlichkeit ist kalibriert: Die Werte des Modells"
-        + (" (feinabgestimmter Encoder gemischt mit einem TF-IDF-Modell)" if info.blend else "")
+        + (
+            " (feinabgestimmter Encoder, gemischt mit einem TF-IDF-Modell und den ähnlichsten"
+            " Trainings-Schlagzeilen)"
+            if info.blend
+            else ""
+        )
         + " werden durch die auf Entwicklungsdaten "
         f"angepasste Temperatur {info.temperature:.2f} geteilt; von Schlagzeilen mit p = 0,7 ziehen "
         "etwa 70 % mehr als 50 statt weniger als 10 Kommentare."

@@ -13,11 +13,12 @@ from typer.testing import CliRunner
 
 from eval.classifier_metrics import evaluate
 from finetune.classifier_config import TrainConfig
-from finetune.classifier_training import build_model, length_grouped_batches
+from finetune.classifier_training import build_model, length_grouped_batches, top_scores
 from finetune.encoder_cache import encode_headlines, layer_range
 from finetune.headline_data import HEADLINES_FILE, load_headlines, make_split
 from rag.cli import app
 from rag.engagement import EngagementPredictor, tokenize
+from rag.engagement_neighbours import mean_pool
 from rag.settings import Settings, get_settings
 
 HEADLINES = ["Apple stellt neues iPhone vor", "Bundestag beschließt Gesetz zur Chatkontrolle", "Test"]
@@ -44,11 +45,19 @@ def test_top_layers_on_cached_states_equal_the_full_model(provisioned: Callable[
         encoded = encode_headlines(model.base_model.model, tokenizer, HEADLINES, start=9, max_length=48)
     model.eval()
     with torch.inference_mode():
-        full = model(**tokenize(tokenizer, HEADLINES, 48)).logits
+        batch = tokenize(tokenizer, HEADLINES, 48)
+        output = model(**batch, output_hidden_states=True)
         states, mask = encoded.batch([0, 1, 2])
         with layer_range(model.base_model.model.bert, 9, 12, from_hidden=True):
             top = model(inputs_embeds=states, attention_mask=mask).logits
-    assert torch.allclose(full, top, atol=1e-5)
+            scores = top_scores(model, encoded, [0, 1, 2], "cpu")
+    assert torch.allclose(output.logits, top, atol=1e-5)
+    # the sentence embeddings the neighbour vote reads: the same from cache as from the full model
+    pooled = mean_pool(output.hidden_states[-1], batch["attention_mask"]).numpy()
+    np.testing.assert_allclose(scores.embeddings, pooled, atol=1e-5)
+    np.testing.assert_allclose(
+        scores.log_odds, (output.logits[:, 1] - output.logits[:, 0]).numpy(), atol=1e-5
+    )
     assert len(model.base_model.model.bert.encoder.layer) == 12  # restored after the context
 
 
@@ -72,21 +81,23 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
     assert result.exit_code == 0, result.output
     assert "time: test accuracy" in result.output
     assert {p.name for p in out.iterdir()} == {
-        "adapter_config.json", "adapter_model.safetensors", "classifier.json", "lexical.json", "MODEL_CARD.md"
+        "adapter_config.json", "adapter_model.safetensors", "classifier.json", "lexical.json",
+        "neighbours.safetensors", "MODEL_CARD.md",
     }  # fmt: skip
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "heise-rag train classifier --split time --epochs 2 --top-layers 1" in card
-    assert "x lexical" in card and "| blend (served) |" in card
+    assert "x TF-IDF + " in card and "x neighbour vote" in card and "| blend (served) |" in card
+    assert "| neighbour vote alone |" in card
     assert (tmp_path / "report" / "training-curve-time.png").stat().st_size > 10_000
     # the saved adapter, pooler and head, merged by the predictor, score the test part as in training;
-    # the blend with the saved lexical model scores it as recorded when it was fitted
+    # the blend with the saved members scores it as recorded when it was fitted
     predictor = EngagementPredictor(out, model_cache_dir=settings.model_cache_dir)
     frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)
     test = make_split(frame.sample(n=80, random_state=42).sort_index().reset_index(drop=True), "time").test
     headlines, labels = test.headline.tolist(), test.label.to_numpy()
     for scores, recorded in [
-        (predictor.encoder_log_odds(headlines), predictor.info.training["test"]),
+        (predictor.encoder_scores(headlines).log_odds, predictor.info.training["test"]),
         (predictor.log_odds(headlines), predictor.info.training["blend"]["test"]),
     ]:
         measured = evaluate(labels, scores, 1.0)
@@ -95,7 +106,9 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
     assert predictor.info.split == "time" and predictor.info.temperature > 0
     blend = predictor.info.blend
 
-    # fitting the blend again onto the saved classifier gives the same blend
+    # fitting the blend again onto the saved classifier gives the same blend, up to the rounding
+    # between the adapter merged for scoring and the unmerged one in training (the fit on 20 dev
+    # headlines is nearly unregularized, so it amplifies 1e-6 differences to about 1e-3)
     monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))
     get_settings.cache_clear()
     try:
@@ -109,7 +122,8 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
     assert again.exit_code == 0, again.output
     reloaded = EngagementPredictor(out, model_cache_dir=settings.model_cache_dir).info.blend
     assert blend is not None and reloaded is not None
-    assert reloaded == pytest.approx(blend, abs=1e-4)
+    assert reloaded["weights"] == pytest.approx(blend["weights"], rel=1e-2)
+    assert reloaded["bias"] == pytest.approx(blend["bias"], rel=1e-2, abs=1e-3)
 
 
 def test_blend_only_needs_a_trained_classifier(

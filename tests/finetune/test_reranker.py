@@ -30,16 +30,15 @@ from ingest.pipeline import Indexer
 from rag.cli import app
 from rag.domain import Article
 from rag.embeddings import Embedder
+from rag.int8 import dequantize, quantize_int8
 from rag.models.resolve import TRAINED_MODELS
 from rag.passages import focus_passage
 from rag.rerank import (
     SLIM_SPEC,
     CrossEncoderReranker,
-    dequantize,
     fused_order,
     load_cross_encoder,
     passage_text,
-    quantize_int8,
 )
 from rag.retrieval import make_retriever
 from rag.settings import Settings
