@@ -14,7 +14,7 @@ class TrainConfig:
 
     base_model: str = "multilingual-e5-small"
     max_length: int = 48
-    top_layers: int = 8
+    top_layers: int = 12
     lora_rank: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.1

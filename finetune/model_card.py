@@ -14,6 +14,13 @@ from rag.engagement import ClassifierInfo, load_blend
 from rag.engagement_blend import ENCODER, MEMBER_NAMES
 
 CARD_FILE = "MODEL_CARD.md"
+N_LAYERS = 12  # multilingual-e5-small
+
+
+def _adapted(top_layers: int) -> str:
+    return (
+        f"all {N_LAYERS} layers" if top_layers == N_LAYERS else f"the top {top_layers} of {N_LAYERS} layers"
+    )
 
 
 def _blend_lines(info: ClassifierInfo, folder: Path) -> list[str]:
@@ -66,7 +73,7 @@ def write_model_card(
         f"{info.max_length} tokens.",
         "- `BertForSequenceClassification` (pooler on the first token + linear head, both trained), LoRA",
         f"  rank {config['lora_rank']} (alpha {config['lora_alpha']}) on the attention and feed-forward",
-        f"  projections of the top {config['top_layers']} of 12 layers; everything else frozen.",
+        f"  projections of {_adapted(config['top_layers'])}; the base weights stay frozen.",
         *_blend_lines(info, folder),
         f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the "
         + ("blended log-odds" if info.blend else "logits")
@@ -99,8 +106,8 @@ def write_model_card(
     ]
     lines += [
         "",
-        f"Kept epoch {record['best_epoch']} (lowest dev loss). Frozen lower layers: one pass over all",
-        f"headlines, {frozen_pass_seconds / 60:.1f} min, cached and shared by both splits; training",
+        f"Kept epoch {record['best_epoch']} (lowest dev loss). The frozen part below the adapters: one pass",
+        f"over all headlines, {frozen_pass_seconds / 60:.1f} min, cached and shared by both splits; training",
         f"{seconds['training'] / 60:.1f} min on device `{config['device']}` (on `cpu`: the development",
         "machine's 2 cores, shared with other work).",
         "",

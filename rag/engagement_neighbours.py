@@ -61,7 +61,8 @@ class NeighbourVote:
             raise ValueError(
                 f"neighbour memory needs one label per embedding ({len(stored)} vs {len(labels)})"
             )
-        return cls(stored, np.asarray(labels, dtype=np.int64))
+        # a copy: torch reads the labels, and pandas may hand out a read-only array
+        return cls(stored, np.array(labels, dtype=np.int64))
 
     def log_odds(self, queries: np.ndarray) -> np.ndarray:
         """One log-odds per row of ``queries`` (L2-normalized embeddings from the same model).
