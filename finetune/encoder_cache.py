@@ -98,7 +98,7 @@ def encode_headlines(
             low = lower(**enc).last_hidden_state
         with layer_range(bert, start, n_layers, from_hidden=True) as upper:
             top = upper(inputs_embeds=low, attention_mask=enc["attention_mask"]).last_hidden_state
-        pooled[rows] = mean_pool(top, enc["attention_mask"]).float().cpu()
+        pooled[rows] = mean_pool(top, enc["attention_mask"]).cpu()
         lengths = enc["attention_mask"].sum(1).tolist()
         for j, i in enumerate(rows):
             hidden[i] = low[j, : lengths[j]].float().cpu().clone()

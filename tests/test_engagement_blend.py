@@ -19,9 +19,12 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
-def _clusters(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two tight clusters of embeddings, one per label, around random centres in 16 dimensions."""
-    centres = _unit(rng.normal(size=(2, 16)))
+def _clusters(
+    rng: np.random.Generator, n: int, centres: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tight clusters of embeddings, one per label, around ``centres`` (random ones in 16 dimensions
+    when not given)."""
+    centres = _unit(rng.normal(size=(2, 16))) if centres is None else centres
     labels = rng.integers(0, 2, n)
     return _unit(centres[labels] + rng.normal(0, 0.05, (n, 16))).astype(np.float32), labels
 
@@ -46,11 +49,12 @@ def test_blend_weighs_the_more_informative_scores_higher() -> None:
 
 def test_neighbour_vote_follows_the_nearest_labels_and_stays_finite() -> None:
     rng = np.random.default_rng(1)
-    memory, labels = _clusters(rng, 200)
+    centres = _unit(rng.normal(size=(2, 16)))
+    memory, labels = _clusters(rng, 200, centres)
     vote = NeighbourVote.from_embeddings(memory, labels)
-    queries, truth = _clusters(np.random.default_rng(1), 200)  # same centres, other noise
-    queries, truth = queries[:50], truth[:50]
-    odds = vote.log_odds(queries + np.random.default_rng(2).normal(0, 0.01, queries.shape))
+    queries, truth = _clusters(rng, 50, centres)  # new headlines: same clusters, none in the memory
+    assert not np.isclose(queries @ memory.T, 1.0).any()
+    odds = vote.log_odds(queries)
     assert np.all(np.isfinite(odds))
     assert ((odds > 0) == (truth == 1)).all()
     # 30 unanimous neighbours, shrunk toward the base rate by two pseudo-votes: p = (30 + 2 m) / 32
@@ -79,7 +83,7 @@ def test_neighbour_memory_is_int8_on_disk_and_loads_as_fitted(tmp_path: Path) ->
         NeighbourVote.from_embeddings(memory, labels[:-1])
 
 
-def test_members_share_one_encoder_pass() -> None:
+def test_the_neighbour_member_reads_the_encoder_pass_embeddings() -> None:
     memory, labels = _clusters(np.random.default_rng(4), 50)
     vote = NeighbourVote.from_embeddings(memory, labels)
     encoder = EncoderScores(np.array([0.5, -0.5]), memory[:2])
