@@ -16,18 +16,24 @@ from eval.classifier_metrics import reliability_bins, sigmoid
 
 
 def plot_training_curve(history: Sequence[Mapping[str, float]], path: Path, title: str) -> None:
-    """Loss (train, dev) and accuracy (train, dev) per epoch, side by side."""
-    epochs = [int(r["epoch"]) for r in history]
+    """Loss (train, dev) and accuracy (train, dev) per epoch, side by side; one line per run of a
+    soup (the records' ``member``)."""
+    runs = sorted({int(r["member"]) for r in history})
     fig = Figure(figsize=(9, 3.5))
     loss_ax, acc_ax = fig.subplots(1, 2)
-    for key, label in (("train_loss", "train"), ("dev_loss", "dev")):
-        loss_ax.plot(epochs, [r[key] for r in history], marker="o", label=label)
-    for key, label in (("train_accuracy", "train"), ("dev_accuracy", "dev")):
-        acc_ax.plot(epochs, [r[key] for r in history], marker="o", label=label)
+    for run in runs:
+        records = [r for r in history if int(r["member"]) == run]
+        epochs = [int(r["epoch"]) for r in records]
+        suffix = f", run {run + 1}" if len(runs) > 1 else ""
+        for ax, metric in ((loss_ax, "loss"), (acc_ax, "accuracy")):
+            for part, style in (("train", "o-"), ("dev", "s--")):
+                values = [r[f"{part}_{metric}"] for r in records]
+                ax.plot(epochs, values, style, label=f"{part}{suffix}")
+    epochs = sorted({int(r["epoch"]) for r in history})
     loss_ax.set(title="loss", xlabel="epoch", xticks=epochs)
     acc_ax.set(title="accuracy", xlabel="epoch", xticks=epochs)
-    loss_ax.legend()
-    acc_ax.legend()
+    loss_ax.legend(fontsize="small")
+    acc_ax.legend(fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)

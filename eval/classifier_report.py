@@ -40,6 +40,14 @@ class ModelResult:
     scores: Scores
 
 
+def _runs(training: dict[str, Any]) -> str:
+    """The kept epoch, or for a soup the number of runs and each run's kept epoch."""
+    epochs = training["best_epochs"]
+    if len(epochs) == 1:
+        return f"best epoch {epochs[0]}"
+    return f"soup of {len(epochs)} runs (best epochs {', '.join(map(str, epochs))})"
+
+
 def _row(result: ModelResult) -> str:
     m = result.metrics
     return (
@@ -159,7 +167,7 @@ def write_report(
         config = record["config"]
         lines.append(
             f"- {split}: top {config['top_layers']} layers, LoRA rank {config['lora_rank']}, learning rate "
-            f"{config['learning_rate']:g}; best epoch {record['best_epoch']} of {len(record['history'])}; "
+            f"{config['learning_rate']:g}; {_runs(record)}; "
             f"training {training / 60:.1f} min, "
             f"from scratch {(frozen_pass_seconds + training) / 60:.1f} min; "
             f"curve: [training-curve-{split}.png](training-curve-{split}.png)"
@@ -225,8 +233,7 @@ def build_report(
             encoder = score_artifact(
                 artifacts[name], split, encoded, model_cache_dir, device, ("dev", "test")
             )
-            epochs = trained[name].training["best_epoch"]
-            detail = f"top {config.top_layers} layers, best epoch {epochs}"
+            detail = f"top {config.top_layers} layers, {_runs(trained[name].training)}"
             scores.append(Scores(FINE_TUNED, detail, encoder["dev"].log_odds, encoder["test"].log_odds))
             if trained[name].blend is not None:
                 scores += _blended(artifacts[name], trained[name], split, encoder)

@@ -26,4 +26,7 @@ class TrainConfig:
     patience: int = 1
     max_grad_norm: float = 1.0
     seed: int = 42
+    # Members of a model soup: trained from the same initial weights, data order and dropout drawn
+    # from seed, seed + 1, ...; the saved adapter is the mean of their weights (one model's cost).
+    soup: int = 2
     device: str = "cpu"

@@ -35,6 +35,9 @@ from rag.engagement_lexical import LEXICAL_FILE, LexicalModel
 from rag.engagement_neighbours import NEIGHBOURS_FILE, NeighbourVote, mean_pool
 from rag.models.resolve import resolve_model
 
+# Adapter, pooler and head are saved in bfloat16: half the size of float32 (a soup's adapter has the
+# members' summed rank), and the predictor serves bfloat16 weights on CPUs that support them anyway.
+STORED_DTYPE = torch.bfloat16
 LORA_TARGETS = (
     r"attention\.self\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense"
 )
@@ -48,6 +51,7 @@ class EpochRecord:
     dev_loss: float
     dev_accuracy: float
     seconds: float
+    member: int = 0  # which member of a soup (``TrainConfig.soup``)
 
 
 @dataclass
@@ -57,7 +61,7 @@ class TrainResult:
     split: SplitName
     config: TrainConfig
     history: list[EpochRecord]
-    best_epoch: int
+    best_epochs: list[int]  # per member: the epoch with the lowest dev loss, whose weights are kept
     temperature: float
     test: ClassifierMetrics
     scores: dict[str, EncoderScores]  # the kept epoch's, for the split's "train", "dev" and "test" rows
@@ -68,7 +72,7 @@ class TrainResult:
             "split": self.split,
             "config": asdict(self.config),
             "history": [asdict(r) for r in self.history],
-            "best_epoch": self.best_epoch,
+            "best_epochs": self.best_epochs,
             "temperature": self.temperature,
             "test": self.test.as_dict(),
             "seconds": self.seconds,
@@ -188,21 +192,20 @@ def _epoch(
     return loss_sum / len(rows), correct / len(rows)
 
 
-def train_on_split(
+def _train_member(
     split: HeadlineSplit,
     encoded: EncodedHeadlines,
     model: PeftModel,
     config: TrainConfig,
-    *,
-    show_progress: bool = True,
-) -> TrainResult:
-    """The training loop proper, on rows of ``encoded`` indexed by the split frames' index."""
-    seed_everything(config.seed)
-    rng = np.random.default_rng(config.seed)
-    labels = np.zeros(len(encoded.hidden), dtype=int)
-    for part in (split.train, split.dev, split.test):
-        labels[part.index.to_numpy()] = part.label.to_numpy()
-    model.to(config.device)
+    labels: np.ndarray,
+    member: int,
+    show_progress: bool,
+) -> tuple[list[EpochRecord], int, dict[str, torch.Tensor]]:
+    """One run of the loop from the model's current weights, its data order and dropout drawn from
+    ``config.seed + member``; returns the epochs' records, the kept epoch and its trainable state."""
+    seed = config.seed + member
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
     train_rows, dev_rows = split.train.index.tolist(), split.dev.index.tolist()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -210,62 +213,133 @@ def train_on_split(
     scheduler = get_linear_schedule_with_warmup(
         optimizer, round(config.warmup_ratio * total_steps), total_steps
     )
-
+    name = f"member {member + 1}/{config.soup}, " if config.soup > 1 else ""
     history: list[EpochRecord] = []
     best_loss, best_state, best_epoch, waited = float("inf"), _trainable_state(model), 0, 0
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        with tqdm(
+            total=len(train_rows), desc=f"{name}epoch {epoch}/{config.epochs}", disable=not show_progress
+        ) as bar:
+            train_loss, train_acc = _epoch(
+                model,
+                encoded,
+                torch.as_tensor(labels),
+                train_rows,
+                optimizer,
+                scheduler,
+                config,
+                rng,
+                bar,
+            )
+        dev_odds = top_scores(model, encoded, dev_rows, config.device).log_odds
+        dev_labels = labels[dev_rows]
+        record = EpochRecord(
+            epoch,
+            train_loss,
+            train_acc,
+            dev_loss=log_loss(dev_labels, dev_odds),
+            dev_accuracy=float(((dev_odds >= 0) == dev_labels).mean()),
+            seconds=time.perf_counter() - started,
+            member=member,
+        )
+        history.append(record)
+        if show_progress:
+            tqdm.write(
+                f"{name}epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
+                f"dev loss {record.dev_loss:.4f} acc {record.dev_accuracy:.3f} ({record.seconds:.0f} s)"
+            )
+        if record.dev_loss < best_loss:
+            best_loss, best_state, best_epoch, waited = record.dev_loss, _trainable_state(model), epoch, 0
+        else:
+            waited += 1
+            if waited >= config.patience:  # no better dev loss for `patience` epochs
+                break
+    return history, best_epoch, best_state
+
+
+def _load_trainable(model: PeftModel, state: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in state:
+                param.copy_(state[name])
+
+
+def as_stored(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The trained weights as the artifact stores them: rounded to ``STORED_DTYPE``. Scoring the
+    rounded weights makes the recorded figures those of the saved files."""
+    return {name: value.to(STORED_DTYPE).to(value.dtype) for name, value in state.items()}
+
+
+def soup_config(config: TrainConfig) -> TrainConfig:
+    """The adapter shape that holds a soup of ``config.soup`` members: rank and alpha times the
+    member count (the LoRA scale alpha/rank stays the members')."""
+    members = config.soup
+    return replace(config, lora_rank=config.lora_rank * members, lora_alpha=config.lora_alpha * members)
+
+
+def soup_state(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The uniform soup of members trained from one initialization, as one LoRA adapter of their
+    summed rank: A matrices stacked, B matrices side by side and divided by the member count, so
+    ``B @ A`` is the mean of the members' ``B_i @ A_i``, i.e. the merged weights are the mean of the
+    members' merged weights (a model soup: one model's cost at prediction). Pooler and head, full
+    tensors, are averaged. peft's ``add_weighted_adapter(combination_type="cat")`` builds the same
+    LoRA matrices but leaves the fully trained modules out."""
+    k = len(states)
+    soup = {}
+    for name in states[0]:
+        tensors = [state[name] for state in states]
+        if ".lora_A." in name:
+            soup[name] = torch.cat(tensors, dim=0)
+        elif ".lora_B." in name:
+            soup[name] = torch.cat(tensors, dim=1) / k
+        else:
+            soup[name] = torch.stack(tensors).mean(dim=0)
+    return soup
+
+
+def train_on_split(
+    split: HeadlineSplit,
+    encoded: EncodedHeadlines,
+    model: PeftModel,
+    config: TrainConfig,
+    *,
+    base_folder: str,
+    show_progress: bool = True,
+) -> tuple[PeftModel, TrainResult]:
+    """The training loop proper, on rows of ``encoded`` indexed by the split frames' index:
+    ``config.soup`` members from the model's initial weights, then scored and calibrated. Returns
+    the trained model (the members' soup when there are several) and the result."""
+    labels = np.zeros(len(encoded.hidden), dtype=int)
+    for part in (split.train, split.dev, split.test):
+        labels[part.index.to_numpy()] = part.label.to_numpy()
+    model.to(config.device)
+    initial = _trainable_state(model)
+    history: list[EpochRecord] = []
+    best_epochs, states = [], []
     n_layers = model.config.num_hidden_layers
     with layer_range(model.base_model.model.bert, encoded.start, n_layers, from_hidden=True):
-        for epoch in range(1, config.epochs + 1):
-            started = time.perf_counter()
-            with tqdm(
-                total=len(train_rows), desc=f"epoch {epoch}/{config.epochs}", disable=not show_progress
-            ) as bar:
-                train_loss, train_acc = _epoch(
-                    model,
-                    encoded,
-                    torch.as_tensor(labels),
-                    train_rows,
-                    optimizer,
-                    scheduler,
-                    config,
-                    rng,
-                    bar,
-                )
-            dev_odds = top_scores(model, encoded, dev_rows, config.device).log_odds
-            dev_labels = labels[dev_rows]
-            record = EpochRecord(
-                epoch,
-                train_loss,
-                train_acc,
-                dev_loss=log_loss(dev_labels, dev_odds),
-                dev_accuracy=float(((dev_odds >= 0) == dev_labels).mean()),
-                seconds=time.perf_counter() - started,
+        for member in range(config.soup):
+            _load_trainable(model, initial)
+            records, best_epoch, state = _train_member(
+                split, encoded, model, config, labels, member, show_progress
             )
-            history.append(record)
-            if show_progress:
-                tqdm.write(
-                    f"epoch {epoch}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
-                    f"dev loss {record.dev_loss:.4f} acc {record.dev_accuracy:.3f} ({record.seconds:.0f} s)"
-                )
-            if record.dev_loss < best_loss:
-                best_loss, best_state, best_epoch, waited = record.dev_loss, _trainable_state(model), epoch, 0
-            else:
-                waited += 1
-                if waited >= config.patience:  # no better dev loss for `patience` epochs
-                    break
-        with torch.no_grad():
-            for name, param in model.named_parameters():
-                if name in best_state:
-                    param.copy_(best_state[name])
+            history += records
+            best_epochs.append(best_epoch)
+            states.append(state)
+    if config.soup > 1:
+        model = build_model(base_folder, soup_config(config)).to(config.device)
+    _load_trainable(model, as_stored(soup_state(states) if config.soup > 1 else states[0]))
+    with layer_range(model.base_model.model.bert, encoded.start, n_layers, from_hidden=True):
         scores = {
             part: top_scores(model, encoded, rows, config.device) for part, rows in split.rows().items()
         }
-    temperature = fit_temperature(labels[dev_rows], scores["dev"].log_odds)
-    return TrainResult(
+    temperature = fit_temperature(labels[split.dev.index.to_numpy()], scores["dev"].log_odds)
+    return model, TrainResult(
         split=split.name,
         config=config,
         history=history,
-        best_epoch=best_epoch,
+        best_epochs=best_epochs,
         temperature=temperature,
         test=evaluate(split.test.label.to_numpy(), scores["test"].log_odds, temperature),
         scores=scores,
@@ -304,7 +378,9 @@ def fine_tune(
             show_progress=show_progress,
         )
     encoded_at = time.perf_counter()
-    result = train_on_split(split, encoded, model, config, show_progress=show_progress)
+    model, result = train_on_split(
+        split, encoded, model, config, base_folder=base_folder, show_progress=show_progress
+    )
     training = time.perf_counter() - encoded_at
     result.seconds = {  # a cached frozen pass counts with the time it took when it was computed
         "frozen_pass": encoded.seconds,
@@ -313,6 +389,7 @@ def fine_tune(
     }
     output.mkdir(parents=True, exist_ok=True)
     model.peft_config["default"].base_model_name_or_path = config.base_model  # not this machine's path
+    model.to(STORED_DTYPE)  # values already rounded by `as_stored`; the model is not used after saving
     model.save_pretrained(str(output), save_embedding_layers=False)  # embeddings are frozen: no hub lookup
     (output / "README.md").unlink(missing_ok=True)  # peft's empty template; the card is MODEL_CARD.md
     for stale in (LEXICAL_FILE, NEIGHBOURS_FILE):  # an earlier run's members; fit_blend writes new ones

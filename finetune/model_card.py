@@ -23,6 +23,19 @@ def _adapted(top_layers: int) -> str:
     )
 
 
+def _soup_lines(config: dict[str, Any]) -> list[str]:
+    """How a soup's adapter came about; nothing for a single run."""
+    members = int(config["soup"])
+    if members == 1:
+        return []
+    seeds = f"{config['seed']}..{config['seed'] + members - 1}"
+    return [
+        f"- A model soup of {members} runs, each from the same initial weights with its own data order and",
+        f"  dropout (seeds {seeds}): the adapter (rank {members * config['lora_rank']})",
+        "  is the mean of their merged weights; pooler and head are averaged.",
+    ]
+
+
 def _blend_lines(info: ClassifierInfo, folder: Path) -> list[str]:
     members = load_blend(folder, info)
     if members is None:
@@ -74,6 +87,7 @@ def write_model_card(
         "- `BertForSequenceClassification` (pooler on the first token + linear head, both trained), LoRA",
         f"  rank {config['lora_rank']} (alpha {config['lora_alpha']}) on the attention and feed-forward",
         f"  projections of {_adapted(config['top_layers'])}; the base weights stay frozen.",
+        *_soup_lines(config),
         *_blend_lines(info, folder),
         f"- Temperature {info.temperature:.3f} (fitted on the dev part) divides the "
         + ("blended log-odds" if info.blend else "logits")
@@ -96,17 +110,18 @@ def write_model_card(
         "",
         "## Training",
         "",
-        "| epoch | train loss | train acc. | dev loss | dev acc. | seconds |",
-        "|---|---|---|---|---|---|",
+        "| run | epoch | train loss | train acc. | dev loss | dev acc. | seconds |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['epoch']} | {r['train_loss']:.4f} | {r['train_accuracy']:.3f} | {r['dev_loss']:.4f} | "
-        f"{r['dev_accuracy']:.3f} | {r['seconds']:.0f} |"
+        f"| {r['member'] + 1} | {r['epoch']} | {r['train_loss']:.4f} | {r['train_accuracy']:.3f} | "
+        f"{r['dev_loss']:.4f} | {r['dev_accuracy']:.3f} | {r['seconds']:.0f} |"
         for r in record["history"]
     ]
+    kept = ", ".join(str(e) for e in record["best_epochs"])
     lines += [
         "",
-        f"Kept epoch {record['best_epoch']} (lowest dev loss). The frozen part below the adapters: one pass",
+        f"Kept epoch per run: {kept} (lowest dev loss). The frozen part below the adapters: one pass",
         f"over all headlines, {frozen_pass_seconds / 60:.1f} min, cached and shared by both splits; training",
         f"{seconds['training'] / 60:.1f} min on device `{config['device']}` (on `cpu`: the development",
         "machine's 2 cores, shared with other work).",
@@ -121,8 +136,9 @@ def write_model_card(
             for name, m in _test_rows(record)
         ),
         "",
-        "Figures in float32. The predictor serves bfloat16 weights on a CPU with native bf16",
-        "(`HEISE_RAG_CLASSIFIER_DTYPE=auto`); `make bench` measures speed and accuracy of both dtypes.",
+        "Adapter, pooler and head are stored in bfloat16; the figures compute with them in float32. The",
+        "predictor serves bfloat16 weights on a CPU with native bf16 (`HEISE_RAG_CLASSIFIER_DTYPE=auto`);",
+        "`make bench` measures speed and accuracy of both dtypes.",
         "All models and both splits: `reports/classifier/README.md`.",
         "",
         "## Reproduce",

@@ -77,7 +77,8 @@ def _command(split: str, config: TrainConfig, limit: int | None, blend: bool) ->
     """The training command that reproduces an artifact, for its model card."""
     return (
         f"heise-rag train classifier --split {split} --epochs {config.epochs} --top-layers "
-        f"{config.top_layers} --lora-rank {config.lora_rank} --learning-rate {config.learning_rate:g}"
+        f"{config.top_layers} --lora-rank {config.lora_rank} --learning-rate {config.learning_rate:g} "
+        f"--soup {config.soup}"
         + (f" --limit {limit}" if limit is not None else "")
         + ("" if blend else " --no-blend")
     )
@@ -99,6 +100,14 @@ def train_classifier(
     ] = DEFAULTS.top_layers,
     lora_rank: Annotated[int, typer.Option(min=1)] = DEFAULTS.lora_rank,
     learning_rate: Annotated[float, typer.Option(min=0.0)] = DEFAULTS.learning_rate,
+    soup: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Train this many runs from the same initial weights (other data orders) and save the "
+            "mean of their weights: one model's cost at prediction.",
+        ),
+    ] = DEFAULTS.soup,
     limit: Annotated[int | None, typer.Option(min=20, help="Use a random sample of this many rows.")] = None,
     device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
     report_dir: Annotated[Path, typer.Option(help="Where the training curve PNG goes.")] = REPORT_DIR,
@@ -135,6 +144,7 @@ def train_classifier(
         lora_rank=lora_rank,
         lora_alpha=2 * lora_rank,
         learning_rate=learning_rate,
+        soup=soup,
         device=device,
     )
     frame = load_headlines(settings.resolved_data_dir / HEADLINES_FILE)

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import AutoTokenizer
 from typer.testing import CliRunner
 
 from eval.classifier_metrics import evaluate
 from finetune.classifier_config import TrainConfig
-from finetune.classifier_training import build_model, length_grouped_batches, top_scores
+from finetune.classifier_training import (
+    build_model,
+    length_grouped_batches,
+    soup_config,
+    soup_state,
+    top_scores,
+)
 from finetune.encoder_cache import encode_headlines, layer_range
 from finetune.headline_data import HEADLINES_FILE, load_headlines, make_split
 from rag.cli import app
@@ -29,6 +37,37 @@ def test_length_grouped_batches_cover_every_row_once() -> None:
     batches = list(length_grouped_batches(lengths, 16, np.random.default_rng(0), group=4))
     assert sorted(i for b in batches for i in b) == list(range(203))
     assert max(len(b) for b in batches) == 16
+
+
+@pytest.mark.slow
+def test_soup_adapter_merges_to_the_mean_of_the_members_merged_weights(
+    provisioned: Callable[[str], Path],
+) -> None:
+    folder = str(provisioned("multilingual-e5-small"))
+    config = TrainConfig(top_layers=2, lora_rank=4, lora_alpha=8, soup=3)
+    generator = torch.Generator().manual_seed(0)
+    states, merged = [], []
+    for _ in range(config.soup):  # members: the same shape, different (random, non-zero) weights
+        member = build_model(folder, config)
+        state = {
+            name: torch.randn(param.shape, generator=generator) * 0.05
+            for name, param in member.named_parameters()
+            if param.requires_grad
+        }
+        member.load_state_dict(state, strict=False)
+        states.append(state)
+        merged.append(member.merge_and_unload().state_dict())
+    soup = build_model(folder, soup_config(config))
+    assert soup.peft_config["default"].r == 12 and soup.peft_config["default"].lora_alpha == 24
+    missing = soup.load_state_dict(soup_state(states), strict=False)
+    assert not missing.unexpected_keys
+    souped = soup.merge_and_unload().state_dict()
+    changed = 0
+    for name, value in souped.items():
+        mean = torch.stack([m[name].float() for m in merged]).mean(0)
+        torch.testing.assert_close(value.float(), mean, atol=1e-5, rtol=1e-4)
+        changed += not torch.equal(merged[0][name], merged[1][name])
+    assert changed >= 2 * 6 + 4  # the adapted projections of both layers, pooler and head differ
 
 
 @pytest.mark.slow
@@ -74,7 +113,7 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
         result = CliRunner().invoke(
             app,
             ["train", "classifier", "--split", "time", "--limit", "80", "--epochs", "2", "--top-layers", "1",
-             "--output", str(out), "--report-dir", str(tmp_path / "report")],
+             "--soup", "2", "--output", str(out), "--report-dir", str(tmp_path / "report")],
         )  # fmt: skip
     finally:
         get_settings.cache_clear()
@@ -85,8 +124,12 @@ def test_training_runs_end_to_end_on_a_tiny_slice(
         "neighbours.safetensors", "MODEL_CARD.md",
     }  # fmt: skip
     assert (out / "adapter_model.safetensors").stat().st_size < 5_000_000
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 2 * 16  # two runs' adapters
+    stored = load_file(out / "adapter_model.safetensors")
+    assert {t.dtype for t in stored.values()} == {torch.bfloat16}
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "heise-rag train classifier --split time --epochs 2 --top-layers 1" in card
+    assert "--soup 2" in card and "A model soup of 2 runs" in card
     assert "x TF-IDF + " in card and "x neighbour vote" in card and "| blend (served) |" in card
     assert "| neighbour vote alone |" in card
     assert (tmp_path / "report" / "training-curve-time.png").stat().st_size > 10_000
