@@ -11,10 +11,10 @@ import streamlit as st
 
 from app.chat import ChatEntry
 from app.safe_text import plain, safe_link
-from rag.answer import Answer, SourceRef
-from rag.feedback import FeedbackLog, FeedbackRecord
-from rag.settings import get_settings
-from rag.timefilter import DateFilter
+from rag.core.answer import Answer, SourceRef
+from rag.core.settings import get_settings
+from rag.core.timefilter import DateFilter
+from rag.pipelines.feedback import FeedbackLog, FeedbackRecord
 
 STAGES = {
     "load": "Index und Modelle bereitstellen",

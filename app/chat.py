@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from app import resources
-from rag.settings import get_settings
+from rag.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from rag.answer import Answer
-    from rag.condense import Turn
+    from rag.core.answer import Answer
+    from rag.pipelines.condense import Turn
 
-# The keys are rag.retrieval.MODES and rag.generation.BACKENDS (a test keeps them equal); importing
-# those modules here would load the model stack before the page draws.
+# The keys are rag.core.modes.MODES and rag.generation.BACKENDS (a test keeps them equal); importing
+# rag.generation here would load the model stack before the page draws.
 MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
 BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
 
@@ -34,7 +34,7 @@ class ChatEntry:
     backend: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     searched: str = ""
-    how: str = "typed"  # rag.condense.How
+    how: str = "typed"  # rag.pipelines.condense.How
     answer: Answer | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -42,7 +42,7 @@ class ChatEntry:
 
 def history_turns(entries: Sequence[ChatEntry]) -> list[Turn]:
     """Earlier answered exchanges, as the condense step reads them."""
-    from rag.condense import Turn
+    from rag.pipelines.condense import Turn
 
     return [Turn(e.searched or e.question, e.answer.text) for e in entries if e.answer is not None]
 
@@ -60,10 +60,10 @@ def run_entry(
     """
     on_stage("Index und Modelle werden geladen …")
     started = time.perf_counter()
-    from rag.answer import Answer
-    from rag.ask_service import build_pipeline
-    from rag.chain import AskOptions, check_question
-    from rag.condense import condense_question
+    from rag.core.answer import Answer
+    from rag.pipelines.ask import AskOptions, check_question
+    from rag.pipelines.components import build_pipeline
+    from rag.pipelines.condense import condense_question
 
     check_question(entry.question)
     options = AskOptions(**entry.options)

@@ -37,7 +37,7 @@ _QUOTES = "\"'„“”«»‚‘’"  # noqa: RUF001
 
 def parse_alternatives(text: str, original: str) -> list[str]:
     """Up to three distinct, valid headlines from the model's lines, the original excluded."""
-    from rag.engagement import HeadlineError, validate_headline  # imports torch: only when used
+    from rag.engagement.predictor import HeadlineError, validate_headline  # imports torch: only when used
 
     seen = {original.casefold().strip()}
     found: list[str] = []

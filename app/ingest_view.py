@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from app import resources
-from rag.settings import get_settings
+from rag.core.settings import get_settings
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport
@@ -64,7 +64,7 @@ def ingest_items(name: str, location: str) -> IngestResult:
     try:
         with st.spinner("Quelle wird gelesen …"):
             from ingest.service import make_indexer, read_source
-            from rag.domain import Article
+            from rag.core.domain import Article
 
             items = list(read_source(name, location, settings))
         total = sum(isinstance(item, Article) for item in items)

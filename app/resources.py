@@ -16,17 +16,17 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from rag.settings import PROJECT_ROOT, Settings, get_settings
+from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from qdrant_client import QdrantClient
 
-    from rag.embeddings import Embedder
-    from rag.engagement import EngagementPredictor
-    from rag.index_status import CollectionStats
-    from rag.rerank import CrossEncoderReranker
-    from rag.store import VectorStore
+    from rag.engagement.predictor import EngagementPredictor
+    from rag.models.embeddings import Embedder
+    from rag.retrieval.rerank import CrossEncoderReranker
+    from rag.store.status import CollectionStats
+    from rag.store.vector_store import VectorStore
 
 # The model stack (torch, transformers, sentence-transformers, LangChain, qdrant-client) takes from
 # seconds to half a minute to import on a busy CPU. Every import of it is deferred into the function
@@ -64,13 +64,13 @@ def user_message(exc: BaseException) -> str:
     """A German sentence for ``exc``; unknown errors are named with their type, never as a trace."""
     if (
         isinstance(exc, AppError)
-        or _is(exc, "rag.chain", "AskError")
-        or _is(exc, "rag.engagement", "HeadlineError")
+        or _is(exc, "rag.pipelines.ask", "AskError")
+        or _is(exc, "rag.engagement.predictor", "HeadlineError")
     ):
         return str(exc)
     if _is(exc, "rag.generation.errors", "GeneratorError"):
         return str(exc)
-    if _is(exc, "rag.store", "StoreUnavailableError") or _is(
+    if _is(exc, "rag.store.vector_store", "StoreUnavailableError") or _is(
         exc, "qdrant_client.http.exceptions", "ResponseHandlingException", "UnexpectedResponse"
     ):
         return str(_store_error(exc, get_settings()))
@@ -84,7 +84,7 @@ def user_message(exc: BaseException) -> str:
 @st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
 def qdrant_client() -> QdrantClient:
     """The one client of this process (closed when the cache is cleared); see the module docstring."""
-    from rag.store import open_client
+    from rag.store.vector_store import open_client
 
     settings = get_settings()
     try:
@@ -95,7 +95,7 @@ def qdrant_client() -> QdrantClient:
 
 def vector_store() -> VectorStore:
     """The configured collection over the process's client (cheap; the client is cached)."""
-    from rag.store import VectorStore
+    from rag.store.vector_store import VectorStore
 
     return VectorStore(qdrant_client(), get_settings().collection)
 
@@ -103,7 +103,7 @@ def vector_store() -> VectorStore:
 @st.cache_resource(show_spinner=False)
 def embedder() -> Embedder:
     """The bi-encoder, loaded now so the first question does not pay for it inside the search."""
-    from rag.embeddings import Embedder
+    from rag.models.embeddings import Embedder
 
     model = Embedder.from_settings(get_settings())
     _ = model.model
@@ -124,7 +124,7 @@ def chat_model(backend: str) -> BaseChatModel:
 
 @st.cache_resource(show_spinner=False)
 def reranker() -> CrossEncoderReranker | None:
-    from rag.ask_service import make_reranker
+    from rag.pipelines.components import make_reranker
 
     settings = get_settings()
     return make_reranker(settings, settings.answer_sources)
@@ -132,7 +132,7 @@ def reranker() -> CrossEncoderReranker | None:
 
 @st.cache_resource(show_spinner=False)
 def engagement_predictor() -> EngagementPredictor:
-    from rag.engagement import EngagementPredictor
+    from rag.engagement.predictor import EngagementPredictor
 
     predictor = EngagementPredictor.from_settings(get_settings())
     predictor.warm_up()
@@ -146,7 +146,7 @@ def index_stats() -> CollectionStats | None:
     Cached for a while because the ask page's source filter and the index page both need it;
     an ingest clears the cache.
     """
-    from rag.index_status import collection_stats
+    from rag.store.status import collection_stats
 
     store = vector_store()
     return collection_stats(store, get_settings()) if store.exists() else None

@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 from eval.questions import load_squad_questions
-from rag.ask_service import open_pipeline
-from rag.chain import AskOptions
-from rag.rerank import CrossEncoderReranker
-from rag.retrieval import SearchFilter
-from rag.settings import get_settings
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.settings import get_settings
+from rag.pipelines.ask import AskOptions
+from rag.pipelines.components import open_pipeline
+from rag.retrieval.rerank import CrossEncoderReranker
+from rag.retrieval.search import SearchFilter
 
 PROJECT_RERANKER = "heise-reranker-de"
 
@@ -37,7 +38,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
-    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json").questions
+    questions = load_squad_questions(settings.resolved_data_dir / XQUAD_FILE).questions
     figures: dict[str, object] = {
         "collection": settings.collection,
         "retrieval_mode": settings.retrieval_mode,

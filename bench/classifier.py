@@ -19,9 +19,10 @@ from pathlib import Path
 
 import torch
 
-from finetune.headline_data import HEADLINES_FILE, load_headlines, make_split
-from rag.engagement import EngagementPredictor, inference_dtype
-from rag.settings import get_settings
+from finetune.classifier.data import load_headlines, make_split
+from rag.core.datafiles import HEADLINES_FILE
+from rag.core.settings import get_settings
+from rag.engagement.predictor import EngagementPredictor, inference_dtype
 
 
 def measure(

@@ -38,9 +38,9 @@ import torch
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 from rag.generation import make_chat_model
 from rag.generation.engine import unload_engines
-from rag.settings import PROJECT_ROOT, Settings, get_settings
 
 SYSTEM = "Du bist ein hilfreicher Assistent. Antworte auf Deutsch."
 QUESTION = "Was ist ein Router und wofür braucht man ihn zu Hause?"

@@ -19,10 +19,11 @@ from langchain_core.output_parsers import StrOutputParser
 
 from eval.answer_metrics import contains_answer, exact_match, token_f1
 from eval.questions import load_squad_questions
-from rag.answer import SourceRef, resolve_citations
+from rag.core.answer import SourceRef, resolve_citations
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.prompting import PROMPT, REFUSAL, format_sources
+from rag.core.settings import get_settings
 from rag.generation import make_chat_model
-from rag.prompting import PROMPT, REFUSAL, format_sources
-from rag.settings import get_settings
 
 CANDIDATES = ("qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct")
 
@@ -39,7 +40,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
-    path = settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json"
+    path = settings.resolved_data_dir / XQUAD_FILE
     paragraphs = _paragraphs(path)
     rng = random.Random(42)
     questions = rng.sample(load_squad_questions(path).questions, args.n)

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 from ingest.service import DEFAULT_SOURCES, make_indexer, read_source
-from rag.domain import Article, Skipped
-from rag.settings import Settings, get_settings
-from rag.store import VectorStore, open_client
+from rag.core.domain import Article, Skipped
+from rag.core.settings import Settings, get_settings
+from rag.store.vector_store import VectorStore, open_client
 
 
 def load_items(settings: Settings, limit: int | None) -> list[Article | Skipped]:

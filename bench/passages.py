@@ -1,4 +1,4 @@
-"""How often the answer survives the shortening of a source passage (rag/passages.py).
+"""How often the answer survives the shortening of a source passage (rag/retrieval/passages.py).
 
 For every XQuAD dev question: is its gold answer span still inside its paragraph after
 `focus_passage` (the question's sentences within the budget) and after a plain cut to the same
@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
-from rag.passages import focus_passage
-from rag.settings import get_settings
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.settings import get_settings
+from rag.retrieval.passages import focus_passage
 
 
 def main() -> None:
@@ -21,7 +22,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="300,450,600,800", help="comma-separated character budgets")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
-    path = get_settings().resolved_data_dir / "xquad-de" / "xquad.de.dev.json"
+    path = get_settings().resolved_data_dir / XQUAD_FILE
     items = [
         (paragraph["context"], qa["question"], qa["answers"][0]["text"])
         for article in json.loads(path.read_text(encoding="utf-8"))["data"]

@@ -27,14 +27,14 @@ from typing import Any
 
 from bench.generation import measure
 from eval.answer_eval import aggregate, run_answers, score_answer
-from eval.cli_common import sample
 from eval.gold import gold_passages, keep_known_gold
-from eval.questions import load_squad_questions
-from rag.ask_service import open_pipeline
-from rag.chain import AskOptions
+from eval.questions import load_squad_questions, sample
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.settings import Settings, get_settings
 from rag.generation import make_chat_model
 from rag.generation.engine import unload_engines
-from rag.settings import Settings, get_settings
+from rag.pipelines.ask import AskOptions
+from rag.pipelines.components import open_pipeline
 
 # name -> (quantization, dtype) settings of the `local` backend
 VARIANTS: dict[str, tuple[str, str]] = {
@@ -147,7 +147,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="JSON results (plus a .md table)")
     args = parser.parse_args()
     settings = get_settings()
-    args.squad = args.squad or settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json"
+    args.squad = args.squad or settings.resolved_data_dir / XQUAD_FILE
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from bench.ask import p
 from eval.questions import load_squad_questions
-from rag.ask_service import open_pipeline
-from rag.rerank import CrossEncoderReranker
-from rag.settings import get_settings
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.settings import get_settings
+from rag.pipelines.components import open_pipeline
+from rag.retrieval.rerank import CrossEncoderReranker
 
 DEFAULT_MODEL = "heise-reranker-de"
 
@@ -34,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     model = args.model or settings.reranker_model or DEFAULT_MODEL
-    questions = load_squad_questions(settings.resolved_data_dir / "xquad-de" / "xquad.de.dev.json").questions
+    questions = load_squad_questions(settings.resolved_data_dir / XQUAD_FILE).questions
     with open_pipeline(settings) as pipeline:
         candidates = [
             (q.question, pipeline.retriever.search(q.question).documents[: args.candidates])

@@ -38,9 +38,10 @@ from pathlib import Path
 import numpy as np
 from qdrant_client import models
 
-from rag.retrieval import SearchFilter
-from rag.settings import Settings
-from rag.store import DENSE, SPARSE, VectorStore, open_client
+from rag.core.settings import Settings
+from rag.retrieval.search import SearchFilter
+from rag.store.layout import DENSE, SPARSE
+from rag.store.vector_store import VectorStore, open_client
 
 DIM = 384
 VOCAB = 60_000

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from eval.answer_metrics import contains_answer, exact_match, token_f1
 from eval.questions import EvalQuestion
 from eval.retrieval_metrics import bootstrap_ci, percentile
-from rag.answer import Answer
-from rag.chain import AskError, AskOptions, RagPipeline
+from rag.core.answer import Answer
+from rag.pipelines.ask import AskError, AskOptions, RagPipeline
 
 ANSWER_METRICS = (
     "exact_match",

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from eval.questions import EvalQuestion
-from rag.store import VectorStore
+from rag.store.vector_store import VectorStore
 
 
 def gold_passages(store: VectorStore, questions: Sequence[EvalQuestion]) -> dict[str, list[str]]:

@@ -12,6 +12,8 @@ cost the evaluation of the other questions; the report lists every skipped line 
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -121,3 +123,15 @@ def load_question_set(questions: Path | None, squad: Path | None) -> QuestionSet
         return load_questions(questions)
     assert squad is not None
     return load_squad_questions(squad)
+
+
+def sample(questions: Sequence[EvalQuestion], limit: int | None, seed: int) -> list[EvalQuestion]:
+    """All questions, or a seeded sample of ``limit`` of them in file order.
+
+    Why seeded: answering a question costs seconds on a CPU, so `make eval` scores answers on a
+    sample; the same seed gives the same questions, and so the same numbers, every run.
+    """
+    if limit is None or limit >= len(questions):
+        return list(questions)
+    chosen = set(random.Random(seed).sample(range(len(questions)), limit))
+    return [q for i, q in enumerate(questions) if i in chosen]

@@ -30,7 +30,7 @@ from ragas.metrics._context_precision import NonLLMContextPrecisionWithReference
 from ragas.metrics._context_recall import NonLLMContextRecall
 from ragas.metrics._string import NonLLMStringSimilarity
 
-from rag.embeddings import Embedder
+from rag.models.embeddings import Embedder
 
 NON_LLM_METRICS = (
     "non_llm_context_precision_with_reference",

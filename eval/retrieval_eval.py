@@ -20,10 +20,10 @@ from eval.retrieval_metrics import (
     recall_at,
     reciprocal_rank,
 )
-from rag.rerank import CrossEncoderReranker
-from rag.retrieval import HybridRetriever, Mode, SearchFilter
+from rag.core.modes import EVAL_MODES, MODES, RERANK_SUFFIX, Mode
+from rag.retrieval.rerank import CrossEncoderReranker
+from rag.retrieval.search import HybridRetriever, SearchFilter
 
-EVAL_MODES = ("dense", "sparse", "hybrid", "hybrid+rerank")
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 
 
@@ -58,7 +58,7 @@ def evaluate_mode(
 ) -> ModeResult:
     """Run one mode over all questions; ``+rerank`` reranks the retriever's candidates."""
     base, _, suffix = mode.partition("+")
-    if base not in ("dense", "sparse", "hybrid") or suffix not in ("", "rerank"):
+    if base not in MODES or suffix not in ("", RERANK_SUFFIX):
         raise ValueError(f"unknown mode {mode!r}; known: {', '.join(EVAL_MODES)}")
     if suffix and reranker is None:
         raise ValueError(f"mode {mode!r} needs a reranker: set HEISE_RAG_RERANKER_MODEL")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.domain import Article
+from rag.core.domain import Article
 
 # Paragraphs first, then sentence ends, then clauses, then words: the splitter falls back in order.
 SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ": ", ", ", " ", ""]

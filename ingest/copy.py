@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from qdrant_client import models
 
-from rag.store import DENSE, VectorStore
+from rag.store.layout import DENSE
+from rag.store.vector_store import VectorStore
 
 COPIED_FROM = "copied_from"
 

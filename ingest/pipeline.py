@@ -16,10 +16,12 @@ from typing import Literal
 from qdrant_client import models
 
 from ingest.chunking import Chunk, Chunker
-from rag.domain import Article, Skipped
-from rag.embeddings import Embedder
-from rag.sparse import GermanBM25, average_length, tokenize
-from rag.store import DENSE, SPARSE, StoredArticle, VectorStore, article_key, point_id
+from rag.core.domain import Article, Skipped
+from rag.core.payload import ChunkPayload, article_key, point_id
+from rag.models.embeddings import Embedder
+from rag.retrieval.sparse import GermanBM25, average_length, tokenize
+from rag.store.layout import DENSE, SPARSE
+from rag.store.vector_store import StoredArticle, VectorStore
 
 Outcome = Literal["new", "updated", "unchanged"]
 
@@ -44,8 +46,8 @@ class IngestReport:
         )
 
 
-def chunk_payload(chunk: Chunk, n_chunks: int) -> dict[str, object]:
-    """Article metadata plus the chunk text, as stored with every point."""
+def chunk_payload(chunk: Chunk, n_chunks: int) -> ChunkPayload:
+    """Article metadata plus the chunk text, as stored with every point (rag/core/payload.py)."""
     a = chunk.article
     return {
         "article_id": a.id,

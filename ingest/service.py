@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer, IngestReport
 from ingest.sources import SOURCES, default_locations
-from rag.domain import Article, Skipped
-from rag.embeddings import Embedder
-from rag.settings import Settings
-from rag.store import VectorStore, open_client
+from rag.core.domain import Article, Skipped
+from rag.core.settings import Settings
+from rag.models.embeddings import Embedder
+from rag.store.vector_store import VectorStore, open_client
 
 DEFAULT_SOURCES = ("headlines", "10kgnad")
 

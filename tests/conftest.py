@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from ingest.service import make_indexer
-from rag.domain import Article
+from rag.core.domain import Article
+from rag.core.settings import Settings, get_settings
 from rag.models.provision import model_state
 from rag.models.registry import MODELS
-from rag.settings import Settings, get_settings
-from rag.store import VectorStore, open_client
+from rag.store.vector_store import VectorStore, open_client
 
 SAMPLE_ARTICLES = [
     Article(

@@ -13,7 +13,7 @@ from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
 from app.chat import BACKEND_LABELS, MODE_LABELS, ChatEntry, run_entry
 from app.safe_text import plain
-from rag.settings import get_settings
+from rag.core.settings import get_settings
 
 EXAMPLES = (
     "Was war Anfang 2022 mit Exchange los?",

@@ -15,7 +15,7 @@ from app.eval_reports import (
     metrics_table,
 )
 from app.resources import repo_path
-from rag.settings import get_settings
+from rag.core.settings import get_settings
 
 # report.md embeds its plots by relative path, which a browser cannot load; they are shown below.
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")

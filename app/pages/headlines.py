@@ -10,10 +10,10 @@ import streamlit as st
 
 from app import resources
 from app.safe_text import plain
-from rag.settings import get_settings
+from rag.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from rag.engagement import ClassifierInfo
+    from rag.engagement.predictor import ClassifierInfo
 
 RESULT_KEY = "headline_results"
 PLACEHOLDER = (

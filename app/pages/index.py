@@ -8,9 +8,9 @@ import streamlit as st
 from app import resources
 from app.ingest_view import ingest_items, ingest_upload
 from app.safe_text import plain
+from rag.core.settings import get_settings
 from rag.models.provision import model_state
 from rag.models.registry import MODELS
-from rag.settings import get_settings
 
 STATUS_DE = {"ready": "bereit", "missing": "fehlt", "incomplete": "unvollständig", "stale": "veraltet"}
 REPORT_KEY = "ingest_report"

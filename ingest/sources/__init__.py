@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 
 from ingest.sources.base import SourceItem
 from ingest.sources.feed import HEISE_FEED_URL, read_feed
-from ingest.sources.gnad import GNAD_FILE, read_gnad
-from ingest.sources.headlines import HEADLINES_FILE, read_headlines
+from ingest.sources.gnad import read_gnad
+from ingest.sources.headlines import read_headlines
 from ingest.sources.html import read_html
 from ingest.sources.jsonl import read_jsonl
-from ingest.sources.squad import XQUAD_FILE, read_squad
-from rag.settings import Settings, get_settings
+from ingest.sources.squad import read_squad
+from rag.core.datafiles import GNAD_FILE, HEADLINES_FILE, XQUAD_FILE
+from rag.core.settings import Settings, get_settings
 
 SOURCES: dict[str, Callable[[str], Iterator[SourceItem]]] = {
     "headlines": read_headlines,

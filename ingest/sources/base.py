@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from rag.domain import BERLIN, Article, Skipped
+from rag.core.domain import BERLIN, Article, Skipped
 
 SourceItem = Article | Skipped
 """What a source yields: an article, or an input item it could not use."""

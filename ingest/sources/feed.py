@@ -26,7 +26,7 @@ from ingest.sources.base import (
     site_name,
 )
 from ingest.sources.html import html_article
-from rag.domain import Article, Skipped
+from rag.core.domain import Article, Skipped
 
 HEISE_FEED_URL = "https://www.heise.de/rss/heise-atom.xml"
 _MARKUP_TYPES = ("text/html", "application/xhtml+xml")

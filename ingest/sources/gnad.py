@@ -19,9 +19,8 @@ from ingest.sources.base import (
     csv_rows,
     read_text,
 )
-from rag.domain import Skipped
+from rag.core.domain import Skipped
 
-GNAD_FILE = "10kgnad/test.csv"
 TITLE_MAX_CHARS = 200
 # A sentence ends at . ! ? or … (plus closing quotes) before whitespace and an upper-case start.
 _SENTENCE_END = re.compile(r"""[.!?…]["'“”»«)]*(?=\s+["'„“»«(]?[A-ZÄÖÜ0-9])""")

@@ -20,9 +20,8 @@ from ingest.sources.base import (
     csv_rows,
     read_text,
 )
-from rag.domain import Skipped
+from rag.core.domain import Skipped
 
-HEADLINES_FILE = "heise-headlines/newsticker-2022-2023-good-bad.csv.gz"
 # `quality` is a label derived from `comments`; it stays out of the article.
 REQUIRED_COLUMNS = ("id", "headline", "comments", "time")
 _NUMBER = re.compile(r"[0-9]+")

@@ -30,7 +30,7 @@ from ingest.sources.base import (
     read_location,
     site_name,
 )
-from rag.domain import Skipped
+from rag.core.domain import Skipped
 
 # Less text than this is what is left of a page without an article (menus, banners, a teaser).
 MIN_BODY_CHARS = 200

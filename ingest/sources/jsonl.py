@@ -20,7 +20,7 @@ from ingest.sources.base import (
     text_problem,
     validation_reason,
 )
-from rag.domain import Article, Skipped
+from rag.core.domain import Article, Skipped
 
 
 def read_jsonl(location: str | os.PathLike[str]) -> Iterator[SourceItem]:

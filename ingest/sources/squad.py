@@ -20,9 +20,7 @@ from ingest.sources.base import (
     decode_text,
     read_location,
 )
-from rag.domain import Skipped
-
-XQUAD_FILE = "xquad-de/xquad.de.dev.json"
+from rag.core.domain import Skipped
 
 
 def _paragraphs(

@@ -14,8 +14,8 @@ from __future__ import annotations
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
+from rag.core.settings import Settings
 from rag.generation.errors import GeneratorError, GeneratorUnavailableError
-from rag.settings import Settings
 
 BACKENDS = ("local", "tgi", "openai")
 

@@ -36,8 +36,8 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from rag.dtypes import inference_dtype
 from rag.generation.errors import GeneratorError
+from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 
 Quantization = Literal["none", "nf4", "int8"]

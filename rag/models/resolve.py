@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rag.core.settings import PROJECT_ROOT
 from rag.models.provision import model_state
 from rag.models.registry import MODELS
-from rag.settings import PROJECT_ROOT
 
 # Models this project trains and ships in the repository, by name.
 TRAINED_MODELS: dict[str, Path] = {

@@ -15,9 +15,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from ingest.service import make_indexer
-from rag.domain import Article
-from rag.settings import PROJECT_ROOT, Settings, get_settings
-from rag.store import VectorStore, open_client
+from rag.core.domain import Article
+from rag.core.settings import PROJECT_ROOT, Settings, get_settings
+from rag.store.vector_store import VectorStore, open_client
 
 MAIN = str(PROJECT_ROOT / "app" / "main.py")
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'

@@ -11,9 +11,9 @@ from qdrant_client import QdrantClient
 from streamlit.testing.v1 import AppTest
 
 from app.chat import BACKEND_LABELS, MODE_LABELS
+from rag.core.modes import MODES
+from rag.core.settings import Settings, get_settings
 from rag.generation import BACKENDS
-from rag.retrieval import MODES
-from rag.settings import Settings, get_settings
 
 QUESTION = "Was war Anfang 2022 mit Exchange los?"
 

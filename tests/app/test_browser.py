@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import PROJECT_ROOT, Settings
+from rag.core.settings import PROJECT_ROOT, Settings
 
 MAIN = str(PROJECT_ROOT / "app" / "main.py")
 CHROMIUM = Path("/usr/bin/chromium")

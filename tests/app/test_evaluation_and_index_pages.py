@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from app.eval_reports import find_reports, latest_by_kind, metrics_table
 from eval.retrieval_eval import METRICS, ModeResult
 from eval.retrieval_report import write_retrieval_report
-from rag.settings import PROJECT_ROOT, Settings, get_settings
+from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 
 
 def retrieval_report(folder: Path, mrr: float) -> None:

@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.headline_alternatives import parse_alternatives
-from rag.engagement import ClassifierInfo
-from rag.settings import Settings
+from rag.core.settings import Settings
+from rag.engagement.predictor import ClassifierInfo
 
 HEADLINES = [
     "Windows 11: Microsoft erzwingt Konto bei der Einrichtung",

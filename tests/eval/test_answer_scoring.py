@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from eval.answer_eval import aggregate, score_answer
-from eval.cli_common import sample
 from eval.gold import keep_known_gold
-from eval.questions import EvalQuestion, QuestionSetError, load_questions
+from eval.questions import EvalQuestion, QuestionSetError, load_questions, sample
 from eval.ragas_scores import RagasSample, non_llm_scores
-from rag.answer import Answer, AppliedFilters, SourceRef
+from rag.core.answer import Answer, AppliedFilters, SourceRef
 
 
 def source(number: int, article_id: str) -> SourceRef:

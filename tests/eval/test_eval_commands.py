@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from eval.ragas_scores import RagasSample, judge_scores
-from rag.cli import app
-from rag.embeddings import Embedder
-from rag.settings import Settings
+from rag.core.settings import Settings
+from rag.models.embeddings import Embedder
 
 runner = CliRunner()
 

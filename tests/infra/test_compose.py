@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.settings import PROJECT_ROOT, Settings
+from rag.core.settings import PROJECT_ROOT, Settings
 
 INFRA = PROJECT_ROOT / "infra"
 BASE = INFRA / "compose.yaml"

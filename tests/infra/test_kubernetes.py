@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rag.settings import PROJECT_ROOT, Settings
+from rag.core.settings import PROJECT_ROOT, Settings
 
 kubernetes_validate = pytest.importorskip(
     "kubernetes_validate", reason="kubernetes-validate is a dev extra: run `make test`"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from ingest.copy import copy_collection
-from rag.cli import app
-from rag.embeddings import Embedder
-from rag.retrieval import make_retriever
-from rag.settings import Settings
-from rag.store import VectorStore, open_client
+from rag.core.settings import Settings
+from rag.models.embeddings import Embedder
+from rag.retrieval.search import make_retriever
+from rag.store.vector_store import VectorStore, open_client
 
 runner = CliRunner()
 

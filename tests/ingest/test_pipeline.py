@@ -11,11 +11,13 @@ from qdrant_client import QdrantClient, models
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer
-from rag.domain import Article, Skipped
-from rag.embeddings import Embedder
-from rag.settings import Settings
-from rag.sparse import GermanBM25, tokenize
-from rag.store import DENSE, SPARSE, StoreUnavailableError, VectorStore, open_client, point_id
+from rag.core.domain import Article, Skipped
+from rag.core.payload import point_id
+from rag.core.settings import Settings
+from rag.models.embeddings import Embedder
+from rag.retrieval.sparse import GermanBM25, tokenize
+from rag.store.layout import DENSE, SPARSE, StoreUnavailableError
+from rag.store.vector_store import VectorStore, open_client
 
 SENTENCE = "Die Bundesnetzagentur prüft den Ausbau der Glasfasernetze in ländlichen Regionen sehr genau. "
 

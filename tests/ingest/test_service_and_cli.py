@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from ingest.service import ensure_default_index
-from ingest.sources.gnad import GNAD_FILE
-from ingest.sources.headlines import HEADLINES_FILE
 from ingest.sources.jsonl import write_jsonl
-from rag.cli import app
-from rag.domain import Article
-from rag.settings import Settings, get_settings
+from rag.core.datafiles import GNAD_FILE, HEADLINES_FILE
+from rag.core.domain import Article
+from rag.core.settings import Settings, get_settings
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ingest.sources.feed import read_feed, strip_html
-from rag.domain import Article, Skipped
+from rag.core.domain import Article, Skipped
 
 HEISE = "https://www.heise.de/news"
 

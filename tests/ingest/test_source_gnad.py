@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.sources.gnad import GNAD_FILE, TITLE_MAX_CHARS, read_gnad, shorten, split_lead
-from rag.domain import Article, Skipped
+from ingest.sources.gnad import TITLE_MAX_CHARS, read_gnad, shorten, split_lead
+from rag.core.datafiles import GNAD_FILE
+from rag.core.domain import Article, Skipped
 
 
 def test_every_row_of_the_real_file_becomes_an_article(data_file: Callable[[str], Path]) -> None:

@@ -8,8 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.sources.headlines import HEADLINES_FILE, read_headlines
-from rag.domain import Article, Skipped
+from ingest.sources.headlines import read_headlines
+from rag.core.datafiles import HEADLINES_FILE
+from rag.core.domain import Article, Skipped
 
 HEADER = "id,headline,comments,time,quality\n"
 BERLIN = ZoneInfo("Europe/Berlin")

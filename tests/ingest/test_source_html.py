@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import lxml.html
 
 from ingest.sources.html import read_html
-from rag.domain import Article, Skipped
+from rag.core.domain import Article, Skipped
 
 FIXTURES = "fixtures/html"
 BODY = "<p>" + "Die Bundesnetzagentur prüft den Glasfaserausbau in Süddeutschland genauer. " * 5 + "</p>"

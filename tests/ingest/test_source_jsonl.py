@@ -7,10 +7,11 @@ from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
-from ingest.sources.gnad import GNAD_FILE, read_gnad
-from ingest.sources.headlines import HEADLINES_FILE, read_headlines
+from ingest.sources.gnad import read_gnad
+from ingest.sources.headlines import read_headlines
 from ingest.sources.jsonl import read_jsonl, write_jsonl
-from rag.domain import Article, Skipped
+from rag.core.datafiles import GNAD_FILE, HEADLINES_FILE
+from rag.core.domain import Article, Skipped
 
 GOOD = {"id": "6315605", "title": "Glasfaser-Ausbau stockt", "source": "heise", "comments": 12}
 

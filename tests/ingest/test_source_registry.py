@@ -9,8 +9,8 @@ import pytest
 
 from ingest.sources import SOURCES, default_locations
 from ingest.sources.feed import HEISE_FEED_URL
-from rag.domain import Article, Skipped
-from rag.settings import Settings
+from rag.core.domain import Article, Skipped
+from rag.core.settings import Settings
 
 
 def test_registry_names_every_source() -> None:

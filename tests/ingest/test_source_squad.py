@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.sources.squad import XQUAD_FILE, read_squad
-from rag.domain import Article, Skipped
+from ingest.sources.squad import read_squad
+from rag.core.datafiles import XQUAD_FILE
+from rag.core.domain import Article, Skipped
 
 
 def test_every_xquad_paragraph_becomes_an_article(data_file: Callable[[str], Path]) -> None:

@@ -1,0 +1,84 @@
+"""`heise-rag eval answers`: the full ask pipeline on a question set, scored with and without a judge.
+
+Heavy modules are imported inside the command so that the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.errors import fail
+from cli.eval_common import (
+    BaselineOption,
+    FailUnderOption,
+    LimitOption,
+    QuestionsOption,
+    SeedOption,
+    SquadOption,
+    apply_gates,
+    load_or_exit,
+    parse_floors,
+    report_skipped,
+)
+from rag.core.settings import get_settings
+
+
+def eval_answers(
+    collection: Annotated[str, typer.Option(help="Collection to answer from.")],
+    output: Annotated[Path, typer.Option(help="Folder for report.md, metrics.json, answers.jsonl, plots.")],
+    questions: QuestionsOption = None,
+    squad: SquadOption = None,
+    judge: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible judge endpoint (base URL) for ragas' LLM metrics.")
+    ] = None,
+    judge_model: Annotated[str, typer.Option(help="`model` sent to the judge endpoint.")] = "tgi",
+    backend: Annotated[
+        str | None, typer.Option(help="Generator backend: local, tgi or openai (default: settings).")
+    ] = None,
+    rerank: Annotated[bool, typer.Option(help="Rerank when a reranker is configured.")] = True,
+    limit: LimitOption = None,
+    seed: SeedOption = 0,
+    fail_under: FailUnderOption = None,
+    baseline: BaselineOption = None,
+) -> None:
+    """EM, F1, containment, citation precision/recall, refusals, ragas metrics; report with plots."""
+    from tqdm import tqdm
+
+    from eval.answer_run import AnswerEvalRequest, run_answer_eval
+    from eval.ragas_scores import JUDGE_METRICS
+    from eval.retrieval_run import EvalSetupError
+    from rag.generation import GeneratorError
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.pipelines.ask import AskError
+    from rag.store.layout import StoreUnavailableError
+
+    floors = parse_floors(fail_under)
+    request = AnswerEvalRequest(
+        questions=load_or_exit(questions, squad),
+        collection=collection,
+        output=output,
+        backend=backend,
+        rerank=rerank,
+        judge=judge,
+        judge_model=judge_model,
+        limit=limit,
+        seed=seed,
+    )
+    if judge:
+        typer.echo(f"LLM-Richter: {judge} ({len(JUDGE_METRICS)} Metriken)")
+    try:
+        with tqdm(desc="Antworten", unit=" Fragen") as bar:
+            run = run_answer_eval(request, get_settings(), on_question=bar.update)
+    except (EvalSetupError, AskError, StoreUnavailableError, GeneratorError, ModelNotProvisionedError) as exc:
+        raise fail(str(exc)) from exc
+    report_skipped(run.problems)
+    for name, agg in run.summary.items():
+        typer.echo(f"{name:42s} {agg.mean:.3f} [{agg.ci95[0]:.3f}, {agg.ci95[1]:.3f}] n={agg.n}")
+    for name, failed in (run.judge_failures or {}).items():
+        if failed:
+            typer.secho(f"Richter-Fehler {name}: {len(failed)}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(f"Bericht: {run.report}")
+    apply_gates(output, {m: a.mean for m, a in run.summary.items()}, floors, baseline)

@@ -1,0 +1,159 @@
+"""`heise-rag ingest` and `heise-rag index ...`: build and inspect the vector index.
+
+Heavy modules (encoders, Qdrant) are imported inside the commands, so the CLI starts fast for the
+set-up commands that `make` runs every time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from tqdm import tqdm
+
+from cli.errors import fail
+from cli.output import human_size, table
+from rag.core.settings import get_settings
+
+if TYPE_CHECKING:
+    from ingest.pipeline import IngestReport
+
+SOURCE_NAMES = ("headlines", "10kgnad", "feed", "html", "jsonl", "squad")
+
+
+def _print_report(report: IngestReport, shown: int = 20) -> None:
+    typer.echo(report.summary())
+    for item in report.skipped[:shown]:
+        typer.echo(f"  übersprungen {item.location}: {item.reason}")
+    if len(report.skipped) > shown:
+        typer.echo(f"  ... und {len(report.skipped) - shown} weitere")
+
+
+def _progress_bar(label: str) -> tuple[tqdm, Callable[[int, int], None]]:
+    bar = tqdm(desc=label, unit=" Artikel", dynamic_ncols=True)
+    started = time.perf_counter()
+
+    def update(articles: int, chunks: int) -> None:
+        bar.update(articles - bar.n)
+        rate = chunks / max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix(chunks=chunks, chunks_per_s=f"{rate:.1f}")
+
+    return bar, update
+
+
+def ingest(
+    source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCE_NAMES)}.")],
+    location: Annotated[
+        str | None, typer.Argument(help="Path or URL; defaults exist for some sources.")
+    ] = None,
+    collection: Annotated[str | None, typer.Option(help="Target collection (default: the setting).")] = None,
+) -> None:
+    """Ingest a source into the vector index, re-embedding only new or changed articles."""
+    from ingest.service import ingest_source
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.store.layout import StoreUnavailableError
+
+    bar, update = _progress_bar(source)
+    try:
+        report = ingest_source(source, location, get_settings(), collection, update)
+    except (ValueError, StoreUnavailableError, ModelNotProvisionedError) as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        bar.close()
+    _print_report(report)
+    if report.skipped and not report.new + report.updated + report.unchanged:
+        raise typer.Exit(1)
+
+
+def index_build_default() -> None:
+    """Build the default index (heise headlines + 10kGNAD) unless it is already complete."""
+    from ingest.service import ensure_default_index
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.store.layout import StoreUnavailableError
+
+    bars: dict[str, tuple[tqdm, Callable[[int, int], None]]] = {}
+
+    def update(name: str, articles: int, chunks: int) -> None:
+        if name not in bars:
+            bars[name] = _progress_bar(name)
+        bars[name][1](articles, chunks)
+
+    try:
+        reports = ensure_default_index(get_settings(), update)
+    except (StoreUnavailableError, ModelNotProvisionedError) as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        for bar, _ in bars.values():
+            bar.close()
+    for report in reports:
+        _print_report(report, shown=5)
+    if not reports:
+        typer.echo(f"Standardindex vollständig in der Sammlung {get_settings().collection!r}")
+
+
+def index_copy(
+    source: Annotated[str, typer.Argument(help="Collection to copy.")],
+    target: Annotated[str, typer.Argument(help="New collection (a finished copy is left as it is).")],
+) -> None:
+    """Copy a collection with its vectors, e.g. to add evaluation paragraphs to the default corpus."""
+    from ingest.copy import copy_collection
+    from rag.store.layout import StoreUnavailableError
+    from rag.store.vector_store import VectorStore, open_client
+
+    settings = get_settings()
+    try:
+        client = open_client(settings)
+        try:
+            with tqdm(desc=f"{source} -> {target}", unit=" Punkte") as bar:
+                copied = copy_collection(
+                    VectorStore(client, source), VectorStore(client, target), on_progress=bar.update
+                )
+        finally:
+            client.close()
+    except (ValueError, StoreUnavailableError) as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(
+        f"{copied} Punkte kopiert"
+        if copied
+        else f"{target!r} ist bereits eine vollständige Kopie von {source!r}"
+    )
+
+
+def index_stats(
+    collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
+) -> None:
+    """Points, articles, sources, date range and disk size of a collection."""
+    from rag.store.layout import StoreUnavailableError
+    from rag.store.status import collection_stats
+    from rag.store.vector_store import VectorStore, open_client
+
+    settings = get_settings()
+    name = collection or settings.collection
+    try:
+        client = open_client(settings)
+    except StoreUnavailableError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        store = VectorStore(client, name)
+        if not store.exists():
+            raise fail(f"Sammlung {name!r} gibt es nicht; zuerst `heise-rag ingest ...`.")
+        stats = collection_stats(store, settings)
+    finally:
+        client.close()
+    disk = human_size(stats.disk_bytes) if stats.disk_bytes is not None else "n/a (server)"
+    span = (
+        f"{stats.date_min:%Y-%m-%d} .. {stats.date_max:%Y-%m-%d}"
+        if stats.date_min and stats.date_max
+        else "-"
+    )
+    rows = [
+        ("collection", name),
+        ("points", str(stats.points)),
+        ("articles", str(stats.articles)),
+        ("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
+        ("dates", span),
+        ("disk", disk),
+    ]
+    typer.echo(table(rows))

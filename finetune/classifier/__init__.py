@@ -1,0 +1,1 @@
+"""Training, baselines, report and model card of the headline-engagement classifier."""

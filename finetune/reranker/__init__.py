@@ -1,0 +1,1 @@
+"""Training data, training and model card of the German cross-encoder reranker."""

@@ -1,0 +1,15 @@
+"""The retrieval modes: the one list the settings, the pipeline, the CLI, the app and evaluation read.
+
+Why in the core: the settings validate ``retrieval_mode`` against it and the app draws its choices
+from it, both without importing the search code (which loads Qdrant and the encoder).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Mode = Literal["dense", "sparse", "hybrid"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+# Evaluation also scores a mode followed by the cross-encoder: "<mode>+rerank".
+RERANK_SUFFIX = "rerank"
+EVAL_MODES: tuple[str, ...] = (*MODES, f"hybrid+{RERANK_SUFFIX}")

@@ -1,0 +1,245 @@
+"""One typed settings object for the whole project.
+
+Every value comes from an environment variable with the ``HEISE_RAG_`` prefix or from an optional
+``.env`` file in the working directory; every default runs fully offline on a fresh machine, so
+``make run`` needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.core.modes import Mode
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _xdg_cache_home() -> Path:
+    """The XDG cache directory, so every clone on a machine shares one model cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+class Settings(BaseSettings):
+    """Configuration of heise-rag; see the README's settings table for each field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HEISE_RAG_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        protected_namespaces=(),
+    )
+
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Ignored folder for runtime state (data links, embedded Qdrant store, feedback).",
+    )
+    data_dir: Path | None = Field(
+        default=None, description="Where provisioned data files live; default `<var_dir>/data`."
+    )
+    shared_data_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared" / "data",
+        description="A local copy of the data files to link from; when absent, data is downloaded.",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=lambda: _xdg_cache_home() / "heise-rag" / "models",
+        description="Shared cache of provisioned model folders (outside the checkout).",
+    )
+
+    embedding_model: str = Field(
+        default="multilingual-e5-small",
+        description="Bi-encoder: a provisioned name, a local folder or a Hugging Face hub id.",
+    )
+    generator_model: str = Field(
+        default="qwen2.5-coder-0.5b-instruct",
+        description="Answer model for the `local` backend: provisioned name, folder or hub id.",
+    )
+    reranker_model: str | None = Field(
+        default=None,
+        description="Cross-encoder reranker (name, folder or hub id); reranking is off when unset.",
+    )
+    reranker_first_stage_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the search's own order when the reranker's order is fused with it (RRF); "
+        "0: the reranker's order alone.",
+    )
+    classifier_model: Path = Field(
+        default=PROJECT_ROOT / "finetune" / "artifacts" / "engagement-classifier",
+        description="Headline-engagement classifier: folder with the LoRA adapter, head and classifier.json.",
+    )
+    classifier_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Classifier weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
+    )
+
+    chunk_tokens: int = Field(
+        default=256, ge=32, description="Token budget of one embedded chunk (title included)."
+    )
+    chunk_overlap_tokens: int = Field(default=32, ge=0, description="Tokens shared by neighbouring chunks.")
+    embed_batch_size: int = Field(default=32, ge=1, description="Texts per encoder batch.")
+    query_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description="Torch threads while embedding one query (unset: the process setting).",
+    )
+    device: str = Field(default="cpu", description="Torch device for the encoders: `cpu`, `cuda`, `mps`.")
+
+    retrieval_mode: Mode = Field(
+        default="dense",
+        description="Default search: dense (E5), sparse (BM25) or hybrid (both, RRF); chosen by `make eval`.",
+    )
+    retrieval_candidates: int = Field(
+        default=30, ge=1, description="Articles the hybrid search hands to the reranker."
+    )
+    answer_sources: int = Field(default=3, ge=1, description="Sources the answer model sees.")
+    source_chars: int = Field(
+        default=450,
+        ge=0,
+        description="Characters of each source the model sees (its most question-like sentences); 0: all.",
+    )
+    dense_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the dense ranking in the RRF fusion."
+    )
+    sparse_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the BM25 ranking in the RRF fusion."
+    )
+    prefetch_limit: int = Field(
+        default=100, ge=1, description="Chunks each vector kind prefetches for fusion."
+    )
+
+    qdrant_url: str | None = Field(
+        default=None, description="Qdrant server URL; when unset the embedded store is used."
+    )
+    qdrant_api_key: SecretStr | None = Field(default=None, description="API key for a Qdrant server.")
+    qdrant_path: str | None = Field(
+        default=None,
+        description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
+    )
+    qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
+    qdrant_embedded_engine: Literal["local", "edge"] = Field(
+        default="local",
+        description="Embedded store engine: qdrant-client's local mode, or Qdrant's engine in-process.",
+    )
+    qdrant_tls_ca_cert: Path | None = Field(
+        default=None,
+        description="CA bundle that verifies an `https://` Qdrant server signed by a private CA.",
+    )
+    # Collection layout: applied when a collection is created (embedded stores ignore the server parts).
+    qdrant_shards: int = Field(
+        default=1, ge=1, description="Shards of a new collection, spread over the cluster's nodes."
+    )
+    qdrant_replication_factor: int = Field(
+        default=1, ge=1, description="Copies of each shard on different nodes (2 survives one node down)."
+    )
+    qdrant_write_consistency: int = Field(
+        default=1, ge=1, description="Replicas that must confirm a write before it returns."
+    )
+    qdrant_on_disk_vectors: bool = Field(
+        default=False, description="Keep the original dense vectors memory-mapped on disk instead of in RAM."
+    )
+    qdrant_quantization: Literal["none", "int8"] = Field(
+        default="none", description="Scalar int8 quantization of the dense vectors, kept in RAM (4x smaller)."
+    )
+    qdrant_hnsw_m: int = Field(default=16, ge=4, description="HNSW edges per node of the dense index.")
+    qdrant_hnsw_ef_construct: int = Field(
+        default=100, ge=4, description="HNSW candidates while building the dense index."
+    )
+    collection: str = Field(default="heise", description="Qdrant collection the app searches.")
+    feedback_path: Path | None = Field(
+        default=None,
+        description="JSONL file of the app's thumbs up/down on answers; default `<var_dir>/feedback.jsonl`.",
+    )
+
+    generator_backend: Literal["local", "tgi", "openai"] = Field(
+        default="local",
+        description="`local` runs the model in-process; `tgi`/`openai` call `generator_url`.",
+    )
+    generator_url: str | None = Field(
+        default=None, description="TGI or OpenAI-compatible endpoint for the remote backends."
+    )
+    generator_quantization: Literal["none", "nf4", "int8"] = Field(
+        default="none", description="`local` backend: bitsandbytes 4-bit NF4 or 8-bit loading, or none."
+    )
+    generator_adapter: str | None = Field(
+        default=None, description="`local` backend: folder (or hub id) of a peft LoRA adapter to apply."
+    )
+    generator_adapter_id: str | None = Field(
+        default=None,
+        description="Remote backends: LoRA adapter served by the server (TGI `adapter_id`, or `model`).",
+    )
+    generator_max_new_tokens: int = Field(
+        default=256,
+        ge=1,
+        description="Most tokens one answer may have (answers have three sentences at most).",
+    )
+    generator_temperature: float = Field(
+        default=0.0, ge=0.0, description="Sampling temperature; 0 decodes greedily (deterministic)."
+    )
+    generator_tgi_api: Literal["chat", "generate"] = Field(
+        default="chat",
+        description="`tgi` backend: Messages API (server applies the template) or native `generate`.",
+    )
+    generator_remote_model: str = Field(
+        default="tgi", description="`model` sent to OpenAI-compatible servers (vLLM needs its served name)."
+    )
+    generator_api_key: SecretStr | None = Field(
+        default=None, description="Bearer token for the remote generator (TGI endpoint or OpenAI-compatible)."
+    )
+    generator_timeout: float = Field(default=120.0, gt=0, description="Seconds per remote generator request.")
+    generator_retries: int = Field(
+        default=2, ge=0, description="Retries of a remote generator request on connection errors."
+    )
+    generator_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Weights dtype for in-process generation; `auto`: bfloat16 on a CPU with native bf16.",
+    )
+    generator_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
+    )
+
+    @field_validator("qdrant_tls_ca_cert", mode="before")
+    @classmethod
+    def _empty_path_is_unset(cls, value: object) -> object:
+        """Compose passes an unset variable as an empty string; an empty CA path means none."""
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _write_consistency_within_replicas(self) -> Settings:
+        """A write cannot wait for more copies than exist; Qdrant would reject every upsert."""
+        if self.qdrant_write_consistency > self.qdrant_replication_factor:
+            raise ValueError(
+                f"qdrant_write_consistency ({self.qdrant_write_consistency}) exceeds "
+                f"qdrant_replication_factor ({self.qdrant_replication_factor})"
+            )
+        return self
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """The data folder, defaulting under ``var_dir`` so one setting moves all runtime state."""
+        return self.data_dir or self.var_dir / "data"
+
+    @property
+    def resolved_feedback_path(self) -> Path:
+        """The feedback file, defaulting under ``var_dir`` with the rest of the runtime state."""
+        return self.feedback_path or self.var_dir / "feedback.jsonl"
+
+    @property
+    def resolved_qdrant_path(self) -> str:
+        """The embedded store location, defaulting under ``var_dir``."""
+        default = "qdrant-edge" if self.qdrant_embedded_engine == "edge" else "qdrant"
+        return self.qdrant_path or str(self.var_dir / default)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once; tests build their own ``Settings`` instead."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The headline-engagement predictor (inference only; training lives in finetune/classifier/)."""

@@ -1,0 +1,1 @@
+"""The ask pipeline, follow-up condensing, citations, feedback, and the composition root."""

@@ -1,0 +1,226 @@
+"""The ask path as one LCEL chain: retrieve -> rerank -> prompt -> chat model, with an Answer out.
+
+Why LCEL: the same chain streams tokens to the CLI and the app, runs as one `invoke` in the
+evaluation, and composes with any LangChain chat model (in-process, TGI, OpenAI-compatible).
+The retrieval step records its filters and timings next to the sources, so the final Answer can
+report every stage.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from pydantic import BaseModel
+from stop_words import get_stop_words
+
+from rag.core.answer import Answer, AppliedFilters, SourceRef, resolve_citations
+from rag.core.modes import Mode
+from rag.core.prompting import PROMPT, REFUSAL, format_sources
+from rag.core.timefilter import detect_date_filter
+from rag.pipelines.attribution import attribute_citations
+from rag.retrieval.passages import focus_passage
+from rag.retrieval.rerank import CrossEncoderReranker
+from rag.retrieval.search import HybridRetriever, SearchFilter
+
+MAX_QUESTION_CHARS = 2000
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+class AskError(RuntimeError):
+    """A question that cannot be answered; the message is German and meant for the user."""
+
+
+class InvalidQuestionError(AskError):
+    pass
+
+
+class EmptyIndexError(AskError):
+    pass
+
+
+class NoResultsError(AskError):
+    pass
+
+
+class AskOptions(BaseModel):
+    """Per-question choices from the CLI or the app's sidebar."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    sources: tuple[str, ...] = ()
+    k: int = 5
+    mode: Mode = "hybrid"
+    rerank: bool = True
+    detect_dates: bool = True
+
+
+def check_question(question: str) -> list[str]:
+    """Reject what cannot be a question; return German notices for what can be answered anyway."""
+    if not question.strip():
+        raise InvalidQuestionError("Bitte eine Frage eingeben.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"Die Frage ist zu lang ({len(question)} Zeichen, höchstens {MAX_QUESTION_CHARS})."
+        )
+    words = [w.lower() for w in _WORD.findall(question)]
+    if not words:
+        raise InvalidQuestionError("Die Frage enthält keine Wörter.")
+    english = sum(w in _english() for w in words)
+    german = sum(w in _german() for w in words)
+    if english >= 2 and english > german:
+        return ["Die Frage scheint englisch zu sein; die Quellen und die Antwort sind deutsch."]
+    return []
+
+
+@lru_cache(maxsize=1)
+def _english() -> frozenset[str]:
+    return frozenset(get_stop_words("english"))
+
+
+@lru_cache(maxsize=1)
+def _german() -> frozenset[str]:
+    return frozenset(get_stop_words("german"))
+
+
+class RagPipeline:
+    """Holds the parts of the ask path and builds its chain once."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        chat_model: BaseChatModel,
+        reranker: CrossEncoderReranker | None = None,
+        today: Callable[[], date] = date.today,
+        source_chars: int | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.chat_model = chat_model
+        self.reranker = reranker
+        self.today = today
+        self.source_chars = source_chars
+        self.chain = self._build_chain()
+
+    def _filters(self, question: str, options: AskOptions) -> AppliedFilters:
+        detected = detect_date_filter(question, self.today()) if options.detect_dates else None
+        explicit = options.date_from or options.date_to
+        return AppliedFilters(
+            date_from=options.date_from if explicit else (detected.date_from if detected else None),
+            date_to=options.date_to if explicit else (detected.date_to if detected else None),
+            detected_text="" if explicit or detected is None else detected.text,
+            sources=options.sources,
+            mode=options.mode,
+            reranked=options.rerank and self.reranker is not None,
+        )
+
+    def _retrieve(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        question, options = inputs["question"], inputs["options"]
+        filters = self._filters(question, options)
+        self.retriever.mode = options.mode
+        result = self.retriever.search(
+            question, SearchFilter(filters.date_from, filters.date_to, filters.sources)
+        )
+        timings = dict(result.timings)
+        documents = result.documents
+        notices: list[str] = []
+        if not documents and filters.detected_text:
+            # A date range read from the question, not chosen by the user: search without it and say so.
+            notices.append(
+                f"Im Zeitraum aus der Frage ({filters.detected_text!r}) gibt es keine Artikel; "
+                "gesucht wurde ohne Zeitfilter."
+            )
+            filters = filters.model_copy(update={"date_from": None, "date_to": None, "detected_text": ""})
+            result = self.retriever.search(question, SearchFilter(sources=filters.sources))
+            timings = {k: timings.get(k, 0.0) + v for k, v in result.timings.items()}
+            documents = result.documents
+        if not documents:
+            if not self.retriever.store.exists() or self.retriever.store.count() == 0:
+                raise EmptyIndexError(
+                    "Der Index ist leer. Bitte zuerst Artikel aufnehmen, z. B. mit "
+                    "`heise-rag index build-default` oder `heise-rag ingest`."
+                )
+            raise NoResultsError("Zu dieser Frage wurden mit den gewählten Filtern keine Artikel gefunden.")
+        if filters.reranked and self.reranker is not None:
+            started = time.perf_counter()
+            documents = list(self.reranker.compress_documents(documents, question))
+            timings["rerank"] = time.perf_counter() - started
+        documents = [
+            Document(
+                page_content=focus_passage(d.page_content, question, self.source_chars), metadata=d.metadata
+            )
+            for d in documents[: options.k]
+        ]
+        sources = [SourceRef.from_document(i, d) for i, d in enumerate(documents, start=1)]
+        return {
+            "sources": sources,
+            "documents": documents,
+            "filters": filters,
+            "timings": timings,
+            "notices": notices,
+        }
+
+    def _build_chain(self) -> Runnable:
+        generate = (
+            RunnableLambda(
+                lambda x: {"question": x["question"], "context": format_sources(x["retrieval"]["documents"])}
+            )
+            | PROMPT
+            | self.chat_model
+            | StrOutputParser()
+        )
+        return RunnablePassthrough.assign(
+            retrieval=RunnableLambda(self._retrieve)
+        ) | RunnablePassthrough.assign(text=generate)
+
+    def stream(self, question: str, options: AskOptions | None = None) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the final Answer."""
+        notices = check_question(question)
+        options = options or AskOptions()
+        started = time.perf_counter()
+        retrieval: dict[str, Any] | None = None
+        pieces: list[str] = []
+        first_token: float | None = None
+        generation_started = started
+        for chunk in self.chain.stream({"question": question, "options": options}):
+            if "retrieval" in chunk:
+                retrieval = chunk["retrieval"]
+                generation_started = time.perf_counter()
+            if chunk.get("text"):
+                if first_token is None:
+                    first_token = time.perf_counter() - generation_started
+                pieces.append(chunk["text"])
+                yield chunk["text"]
+        assert retrieval is not None, "the retrieval step always runs before generation"
+        timings = retrieval["timings"] | {
+            "generate": time.perf_counter() - generation_started,
+            "total": time.perf_counter() - started,
+        }
+        if first_token is not None:
+            timings["first_token"] = first_token
+        attributed_text, attributed = attribute_citations("".join(pieces), retrieval["sources"])
+        text, citations = resolve_citations(attributed_text, retrieval["sources"])
+        yield Answer(
+            question=question,
+            text=text,
+            sources=retrieval["sources"],
+            citations=citations,
+            filters=retrieval["filters"],
+            timings=timings,
+            notices=notices + retrieval["notices"],
+            refused=REFUSAL.rstrip(".") in text,
+            citations_attributed=attributed,
+        )
+
+    def ask(self, question: str, options: AskOptions | None = None) -> Answer:
+        """The whole answer at once (evaluation, `--json`)."""
+        *_, answer = self.stream(question, options)
+        assert isinstance(answer, Answer)
+        return answer

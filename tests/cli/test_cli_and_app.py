@@ -1,0 +1,50 @@
+"""The CLI and the index status probe, run for real (typer's runner, a real embedded store).
+
+The app's pages are tested in tests/app/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qdrant_client import QdrantClient, models
+from typer.testing import CliRunner
+
+from cli.main import app
+from rag.core.settings import Settings
+from rag.models.registry import MODELS
+from rag.store.status import index_status
+
+runner = CliRunner()
+
+
+def test_models_list_shows_every_model_with_source(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    for spec in MODELS.values():
+        line = next(line for line in result.output.splitlines() if line.startswith(spec.name))
+        assert spec.package_label in line and spec.upstream in line
+
+
+def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["models", "provision", "--name", "gpt-17"])
+    assert result.exit_code == 1
+    assert "unknown model(s) ['gpt-17']" in result.output
+
+
+def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:
+    path = tmp_path / "qdrant"
+    client = QdrantClient(path=str(path))
+    client.create_collection(
+        "heise", vectors_config=models.VectorParams(size=4, distance=models.Distance.COSINE)
+    )
+    client.upsert("heise", [models.PointStruct(id=i, vector=[1.0, 0, 0, i]) for i in range(3)])
+    client.close()
+    status = index_status(Settings(_env_file=None, qdrant_path=str(path)))
+    assert status.error is None and status.mode == "embedded"
+    assert status.collections == {"heise": 3}
+
+
+def test_unreachable_qdrant_server_is_named() -> None:
+    status = index_status(Settings(_env_file=None, qdrant_url="http://127.0.0.1:9"))
+    assert status.mode == "server"
+    assert status.error is not None and "http://127.0.0.1:9" in status.error

@@ -1,0 +1,85 @@
+"""Hybrid retrieval, filters and collapsing on a small real index (real encoder, Qdrant local mode)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from qdrant_client import QdrantClient
+
+from ingest.chunking import Chunker
+from ingest.pipeline import Indexer
+from rag.core.domain import Article
+from rag.core.settings import Settings
+from rag.models.embeddings import Embedder
+from rag.retrieval.search import HybridRetriever, SearchFilter, make_retriever
+from rag.store.vector_store import VectorStore
+
+FILLER = "Weitere Details nannte das Unternehmen zunächst nicht. " * 12
+CORPUS = [
+    ("1", "Exchange-Server: Jahr-2022-Fehler stoppt Mailzustellung", date(2022, 1, 2), "heise"),
+    ("2", "Microsoft patcht kritische Lücke in Exchange", date(2023, 3, 15), "heise"),
+    ("3", "Glasfaserausbau in Bayern kommt voran", date(2022, 6, 1), "heise"),
+    ("4", "Neue Raspberry-Pi-Generation vorgestellt", date(2023, 10, 5), "heise"),
+    ("5", "Wiener Stadtwerke setzen auf Glasfaser", None, "derstandard"),
+]
+
+
+def make_article(aid: str, title: str, day: date | None, source: str) -> Article:
+    published = datetime(day.year, day.month, day.day, 10, tzinfo=UTC) if day else None
+    return Article(id=aid, title=title, body=FILLER, published_at=published, source=source)
+
+
+@pytest.fixture(scope="module")
+def retriever(settings: Settings, provisioned: Callable[[str], Path]) -> Iterator[HybridRetriever]:
+    provisioned("all-minilm-l6-v2")
+    embedder = Embedder("all-minilm-l6-v2", cache_dir=settings.model_cache_dir)
+    client = QdrantClient(":memory:")
+    store = VectorStore(client, "heise")
+    Indexer(store, embedder, Chunker(embedder.count_tokens, 48, 8)).ingest(
+        make_article(*row) for row in CORPUS
+    )
+    yield make_retriever(store, embedder, k=10)
+    client.close()
+
+
+def ids(docs: list) -> list[str]:
+    return [d.metadata["article_id"] for d in docs]
+
+
+def test_sparse_mode_matches_stemmed_german_words(retriever: HybridRetriever) -> None:
+    found = ids(retriever.search("Glasfaserausbaus in Bayern", mode="sparse").documents)
+    assert found[0] == "3"
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_results_are_collapsed_to_articles(retriever: HybridRetriever, mode: str) -> None:
+    result = retriever.search("Exchange Lücke", mode=mode)  # type: ignore[arg-type]
+    found = ids(result.documents)
+    assert found and len(found) == len(set(found))
+    assert set(found) <= {row[0] for row in CORPUS}
+    assert {"embed", "search"} <= result.timings.keys()
+    assert "2" in found[:2]
+
+
+def test_date_filter_keeps_only_articles_in_range(retriever: HybridRetriever) -> None:
+    window = SearchFilter(date_from=date(2022, 1, 1), date_to=date(2022, 3, 31))
+    assert ids(retriever.search("Exchange", window).documents) == ["1"]
+    assert retriever.search("Exchange", SearchFilter(date(2019, 1, 1), date(2019, 12, 31))).documents == []
+
+
+def test_source_filter(retriever: HybridRetriever) -> None:
+    assert ids(retriever.search("Glasfaser", SearchFilter(sources=("derstandard",))).documents) == ["5"]
+
+
+def test_stop_word_query_falls_back_to_dense(retriever: HybridRetriever) -> None:
+    assert retriever.search("und oder die", mode="sparse").documents == []
+    assert retriever.search("und oder die", mode="hybrid").documents
+
+
+def test_is_a_langchain_retriever(retriever: HybridRetriever) -> None:
+    docs = retriever.invoke("Raspberry Pi")
+    assert docs[0].metadata["title"] == "Neue Raspberry-Pi-Generation vorgestellt"
+    assert docs[0].page_content and docs[0].metadata["score"] > 0
