@@ -176,7 +176,7 @@ def test_training_runs_end_to_end_and_the_slim_artifact_loads(
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "held-out MRR@10" in result.output
+    assert "zurückgehalten MRR@10" in result.output
     assert {"model.safetensors", "config.json", SLIM_SPEC, "MODEL_CARD.md"} <= {p.name for p in out.iterdir()}
     assert (out / "model.safetensors").stat().st_size < 5_000_000  # the word embeddings stay out
     spec = json.loads((out / SLIM_SPEC).read_text())

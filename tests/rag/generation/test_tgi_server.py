@@ -294,7 +294,7 @@ def test_cli_serves_a_model_with_adapters_until_interrupted(tiny: str, lora_adap
             line = process.stdout.readline()
             if not line and process.poll() is not None:
                 break
-            if "ready" in line and "http://" in line:
+            if "bereit" in line and "http://" in line:
                 url = line.strip().rsplit(" ", 1)[-1]
         assert url, "the server did not report its address"
         info = httpx.get(f"{url}/info", timeout=10).json()
