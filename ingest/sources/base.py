@@ -8,7 +8,6 @@ places where that goes wrong, so they are written once here and every source use
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
 import http.client
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from rag.csv_lines import BrokenLine, csv_lines
 from rag.domain import BERLIN, Article, Skipped
 
 SourceItem = Article | Skipped
@@ -161,20 +161,16 @@ class FirstSeen:
 
 
 def csv_rows(name: str, text: str, **fmtparams: Any) -> Iterator[tuple[int, list[str]] | Skipped]:
-    """``(line number, fields)`` per non-blank line; a line csv cannot parse is ``Skipped``.
+    """``(line number, fields)`` per non-blank line; a line csv cannot parse is ``Skipped`` (``file:line``).
 
-    Why line by line (and strict): the CSV sources keep one record per line, and parsing each line
-    alone keeps one unbalanced quote from silently swallowing the records after it.
+    The lines are read by ``rag.csv_lines``, the reader ``predict-headline`` uses too: one
+    unbalanced quote costs only its own line.
     """
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            fields = next(csv.reader([line.removesuffix("\r")], strict=True, **fmtparams))
-        except csv.Error as err:
-            yield Skipped(location=f"{name}:{number}", reason=f"malformed CSV: {err}")
+    for row in csv_lines(text, **fmtparams):
+        if isinstance(row, BrokenLine):
+            yield Skipped(location=f"{name}:{row.line}", reason=f"malformed CSV: {row.error}")
         else:
-            yield number, fields
+            yield row
 
 
 def as_aware(value: datetime) -> datetime:
