@@ -203,6 +203,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
     )
+    implausible_dates: Literal["warn", "skip"] = Field(
+        default="warn",
+        description="Articles published before 1995 or in the future: ingested and reported (`warn`), "
+        "or reported and left out (`skip`).",
+    )
 
     @field_validator("qdrant_tls_ca_cert", mode="before")
     @classmethod
