@@ -8,12 +8,9 @@ places where that goes wrong, so they are written once here and every source use
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import http.client
 import os
 import re
-import urllib.request
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,16 +19,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import ValidationError
 
+from ingest.sources.fetch import FetchError, InputLimits, fetch, gunzip
 from rag.csv_lines import BrokenLine, csv_lines
 from rag.domain import BERLIN, Article, Skipped
+from rag.settings import get_settings
 
 SourceItem = Article | Skipped
 """What a source yields: an article, or an input item it could not use."""
-
-USER_AGENT = "heise-rag/0.1 (German news retrieval research)"
-TIMEOUT_S = 30.0
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -55,19 +52,19 @@ def is_url(location: str) -> bool:
     return urlsplit(location).scheme in ("http", "https")
 
 
-def read_location(location: str | os.PathLike[str], *, timeout: float = TIMEOUT_S) -> Payload:
-    """Read a file or an http(s) URL, gunzipping gzip data, so every source accepts both and ``.gz``."""
+def read_location(location: str | os.PathLike[str], *, limits: InputLimits | None = None) -> Payload:
+    """Read a file or an http(s) URL, gunzipping gzip data, so every source accepts both and ``.gz``.
+
+    Everything is read within ``limits`` (by default the settings'): URLs only from public
+    addresses unless allowed, with bounded size, time and redirects; gzip data up to a cap.
+    """
     name = os.fspath(location)
+    limits = limits or InputLimits.from_settings(get_settings())
     try:
-        if is_url(name):
-            request = urllib.request.Request(name, headers={"User-Agent": USER_AGENT})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                payload = Payload(response.read(), response.headers.get_content_charset())
-        else:
-            payload = Payload(Path(name).read_bytes())
+        payload = Payload(*fetch(name, limits)) if is_url(name) else Payload(Path(name).read_bytes())
         if payload.data.startswith(_GZIP_MAGIC):
-            payload = Payload(gzip.decompress(payload.data), payload.charset)
-    except (OSError, EOFError, zlib.error, http.client.HTTPException) as err:
+            payload = Payload(gunzip(payload.data, limits.max_decompressed_bytes), payload.charset)
+    except (OSError, EOFError, zlib.error, FetchError, httpx.HTTPError, httpx.InvalidURL) as err:
         verb = "fetch" if is_url(name) else "read"
         raise UnreadableLocation(f"cannot {verb} {name}: {err}") from err
     return payload
