@@ -1,4 +1,4 @@
-"""Ingest from the index page: uploads saved under var/, progress shown, skips kept for the table.
+"""Ingest from the index page: uploads read from a temporary file, progress shown, skips kept for the table.
 
 Why not `ingest.service.ingest_source`: it opens its own Qdrant client, and the embedded store
 allows one per process folder, which the app already holds; the same indexer runs over the app's
@@ -8,6 +8,9 @@ client and its already loaded encoder instead.
 from __future__ import annotations
 
 import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,14 +51,17 @@ def source_for(filename: str, csv_kind: str) -> str:
     )
 
 
-def upload_source(filename: str, data: bytes, csv_kind: str) -> tuple[str, Path]:
-    """Save an upload under ``<var_dir>/uploads`` (the sources read paths) and name its source."""
-    name = source_for(filename, csv_kind)
-    folder = get_settings().var_dir / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (_UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload")
-    path.write_bytes(data)
-    return name, path
+@contextmanager
+def upload_file(filename: str, data: bytes) -> Iterator[Path]:
+    """The upload as a temporary file (the sources read paths), removed again when the block ends.
+
+    Why temporary: an upload is read once; kept under ``var/`` it would pile up forever, a copy of
+    whatever any user sent.
+    """
+    with tempfile.TemporaryDirectory(prefix="heise-rag-upload-") as folder:
+        path = Path(folder) / (_UNSAFE.sub("_", Path(filename).name).lstrip(".") or "upload")
+        path.write_bytes(data)
+        yield path
 
 
 def ingest_items(name: str, location: str) -> IngestResult:
@@ -85,9 +91,28 @@ def ingest_items(name: str, location: str) -> IngestResult:
 
 
 def ingest_upload(filename: str, data: bytes, csv_kind: str) -> IngestResult:
-    """Save and ingest an uploaded file; an unknown format is reported like any other failure."""
+    """Ingest an uploaded file from a temporary copy; too large or unknown formats are reported.
+
+    The size is checked here as well as by Streamlit (``server.maxUploadSize``), which a different
+    config file or command line can change. Reports name the file as uploaded, not its temporary path.
+    """
+    limit_mb = get_settings().upload_max_mb
+    if len(data) > limit_mb * 1024 * 1024:  # Streamlit's megabytes are MiB
+        return IngestResult(
+            filename, error=f"Die Datei ist größer als {limit_mb} MB und wird nicht aufgenommen."
+        )
     try:
-        name, path = upload_source(filename, data, csv_kind)
+        name = source_for(filename, csv_kind)
     except resources.AppError as exc:
         return IngestResult(filename, error=str(exc))
-    return ingest_items(name, str(path))
+    with upload_file(filename, data) as path:
+        result = ingest_items(name, str(path))
+    temporary = str(path)
+    if result.error:
+        return IngestResult(filename, error=result.error.replace(temporary, filename))
+    assert result.report is not None  # ingest_items returns a report or an error
+    result.report.skipped = [
+        item.model_copy(update={"location": item.location.replace(temporary, filename)})
+        for item in result.report.skipped
+    ]
+    return IngestResult(filename, result.report)

@@ -29,6 +29,10 @@ def _print_report(report: IngestReport, shown: int = 20) -> None:
         typer.echo(f"  übersprungen {item.location}: {item.reason}")
     if len(report.skipped) > shown:
         typer.echo(f"  ... und {len(report.skipped) - shown} weitere")
+    for warning in report.date_warnings[:shown]:
+        typer.echo(f"  aufgenommen, aber Datum unplausibel {warning.location}: {warning.reason}")
+    if len(report.date_warnings) > shown:
+        typer.echo(f"  ... und {len(report.date_warnings) - shown} weitere mit unplausiblem Datum")
 
 
 def _progress_bar(label: str) -> tuple[tqdm, Callable[[int, int], None]]:
@@ -154,6 +158,7 @@ def index_stats(
         ("articles", str(stats.articles)),
         ("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
         ("dates", span),
+        ("implausible dates", f"{stats.implausible_dates} (before 1995 or in the future; not in `dates`)"),
         ("disk", disk),
     ]
     typer.echo(table(rows))

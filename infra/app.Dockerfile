@@ -16,6 +16,7 @@ COPY ingest ingest
 COPY finetune finetune
 COPY eval eval
 COPY app app
+COPY .streamlit/config.toml .streamlit/config.toml
 # the CPU build of torch; the default wheel pulls several GB of CUDA libraries
 # Data files without a public download (test fixtures, the project's QA set) exist only in the
 # shared folder, so `data provision` reports them and fails; the image needs the two sources of

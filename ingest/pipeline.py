@@ -18,17 +18,31 @@ from qdrant_client import models
 from ingest.chunking import Chunk, Chunker
 from rag.core.domain import Article, Skipped
 from rag.core.payload import ChunkPayload, article_key, point_id
+from rag.core.plausibility import date_problem
 from rag.models.embeddings import Embedder
 from rag.retrieval.sparse import GermanBM25, average_length, tokenize
 from rag.store.layout import DENSE, SPARSE
 from rag.store.vector_store import StoredArticle, VectorStore
 
 Outcome = Literal["new", "updated", "unchanged"]
+DatePolicy = Literal["warn", "skip"]
+
+
+@dataclass(frozen=True)
+class DateWarning:
+    """An article ingested although its publication date cannot be right (``implausible_dates=warn``)."""
+
+    location: str
+    reason: str
 
 
 @dataclass
 class IngestReport:
-    """What one ingest did; ``skipped`` keeps every rejected item with its location and reason."""
+    """What one ingest did; ``skipped`` keeps every rejected item with its location and reason.
+
+    ``date_warnings`` names the articles that were ingested with an implausible publication date,
+    so a wrong date is reported even when the policy keeps the article.
+    """
 
     new: int = 0
     updated: int = 0
@@ -37,11 +51,13 @@ class IngestReport:
     removed_chunks: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
+    date_warnings: list[DateWarning] = field(default_factory=list)
 
     def summary(self) -> str:
+        dates = f", {len(self.date_warnings)} mit unplausiblem Datum" if self.date_warnings else ""
         return (
             f"{self.new} neu, {self.updated} aktualisiert, {self.unchanged} unverändert, "
-            f"{len(self.skipped)} übersprungen; {self.chunks} Chunks geschrieben, "
+            f"{len(self.skipped)} übersprungen{dates}; {self.chunks} Chunks geschrieben, "
             f"{self.removed_chunks} entfernt, {self.seconds:.1f} s"
         )
 
@@ -76,11 +92,13 @@ class Indexer:
         chunker: Chunker,
         *,
         flush_chunks: int = 512,
+        implausible_dates: DatePolicy = "warn",
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.chunker = chunker
         self.flush_chunks = flush_chunks
+        self.implausible_dates = implausible_dates
         self._bm25: GermanBM25 | None = None
 
     def _ensure_collection(self, first_batch: list[list[str]]) -> GermanBM25:
@@ -162,6 +180,11 @@ class Indexer:
                 report.skipped.append(Skipped(location=key, reason="duplicate article id in this ingest"))
                 continue
             seen.add(key)
+            if problem := date_problem(item.published_at):
+                if self.implausible_dates == "skip":
+                    report.skipped.append(Skipped(location=key, reason=problem))
+                    continue
+                report.date_warnings.append(DateWarning(location=key, reason=problem))
             old = stored.get(key)
             if old is not None and old.complete and old.content_hash == item.content_hash:
                 report.unchanged += 1

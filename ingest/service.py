@@ -26,7 +26,7 @@ def make_indexer(settings: Settings, store: VectorStore, embedder: Embedder | No
     embedder = embedder or Embedder.from_settings(settings)
     budget = min(settings.chunk_tokens, embedder.max_tokens)
     chunker = Chunker(embedder.count_tokens, budget, min(settings.chunk_overlap_tokens, budget // 2))
-    return Indexer(store, embedder, chunker)
+    return Indexer(store, embedder, chunker, implausible_dates=settings.implausible_dates)
 
 
 def read_source(name: str, location: str | None, settings: Settings) -> Iterable[Article | Skipped]:

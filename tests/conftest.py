@@ -85,6 +85,15 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
+def loopback_fetches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Let feed and page fetches reach 127.0.0.1, where ``http_root`` listens; refused by default."""
+    monkeypatch.setenv("HEISE_RAG_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """Point runtime state at a temporary folder and reset the cached settings around the test."""
     monkeypatch.setenv("HEISE_RAG_VAR_DIR", str(tmp_path / "var"))

@@ -74,6 +74,12 @@ def show_stats() -> None:
     cols[2].metric("Quellen", len(stats.sources))
     cols[3].metric("Zeitraum", months, help=days)
     cols[4].metric("Speicher", disk)
+    if stats.implausible_dates:
+        st.warning(
+            f"{stats.implausible_dates} Artikel mit unplausiblem Datum (vor 1995 oder in der Zukunft); "
+            "der Zeitraum lässt sie aus.",
+            icon=":material/event_busy:",
+        )
     st.dataframe(
         pd.DataFrame({"Quelle": list(stats.sources), "Artikel": list(stats.sources.values())}),
         hide_index=True,
@@ -124,6 +130,14 @@ def show_last_report() -> None:
         st.markdown(f"**Übersprungen ({len(skipped)})**")
         st.dataframe(
             pd.DataFrame({"Ort": [s.location for s in skipped], "Grund": [s.reason for s in skipped]}),
+            hide_index=True,
+            width="stretch",
+        )
+    warnings = result.report.date_warnings
+    if warnings:
+        st.markdown(f"**Aufgenommen, aber Datum unplausibel ({len(warnings)})**")
+        st.dataframe(
+            pd.DataFrame({"Artikel": [w.location for w in warnings], "Grund": [w.reason for w in warnings]}),
             hide_index=True,
             width="stretch",
         )

@@ -16,7 +16,6 @@ import feedparser
 import lxml.html
 
 from ingest.sources.base import (
-    TIMEOUT_S,
     FirstSeen,
     SourceItem,
     UnreadableLocation,
@@ -25,6 +24,7 @@ from ingest.sources.base import (
     read_location,
     site_name,
 )
+from ingest.sources.fetch import InputLimits
 from ingest.sources.html import html_article
 from rag.core.domain import Article, Skipped
 
@@ -90,9 +90,9 @@ def _entry_article(entry: feedparser.FeedParserDict, where: str, feed_site: str)
     )
 
 
-def _with_page(article: Article, link: str, timeout: float) -> tuple[Article, Skipped | None]:
+def _with_page(article: Article, link: str, limits: InputLimits | None) -> tuple[Article, Skipped | None]:
     """The article with the body (and missing metadata) of its linked page; the page's problem if any."""
-    page = html_article(link, timeout=timeout)
+    page = html_article(link, limits=limits)
     if isinstance(page, Skipped):
         return article, Skipped(location=link, reason=f"article page not used: {page.reason}")
     update = {
@@ -106,16 +106,17 @@ def _with_page(article: Article, link: str, timeout: float) -> tuple[Article, Sk
 
 
 def read_feed(
-    location: str | os.PathLike[str], *, fetch_articles: bool = False, timeout: float = TIMEOUT_S
+    location: str | os.PathLike[str], *, fetch_articles: bool = False, limits: InputLimits | None = None
 ) -> Iterator[SourceItem]:
     """One article per entry (``Skipped`` per bad entry), or one ``Skipped`` for a document that is no feed.
 
     With ``fetch_articles`` each entry's page is fetched for the body; a page that fails is reported
-    as ``Skipped`` and its entry is still yielded with the feed's title and teaser.
+    as ``Skipped`` and its entry is still yielded with the feed's title and teaser. Every fetch
+    (the feed's and each page's) keeps within ``limits``, by default the settings'.
     """
     name = os.fspath(location)
     try:
-        payload = read_location(name, timeout=timeout)
+        payload = read_location(name, limits=limits)
     except UnreadableLocation as err:
         yield Skipped(location=name, reason=str(err))
         return
@@ -131,7 +132,7 @@ def read_feed(
         where = link or f"{name}#entry-{number}"
         item = keep_first(_entry_article(entry, where, feed_site), where)
         if fetch_articles and link and isinstance(item, Article):
-            item, problem = _with_page(item, link, timeout)
+            item, problem = _with_page(item, link, limits)
             if problem:
                 yield problem
         yield item

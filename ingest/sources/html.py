@@ -19,7 +19,6 @@ import trafilatura
 from trafilatura.settings import Document
 
 from ingest.sources.base import (
-    TIMEOUT_S,
     Payload,
     SourceItem,
     UnreadableLocation,
@@ -30,6 +29,7 @@ from ingest.sources.base import (
     read_location,
     site_name,
 )
+from ingest.sources.fetch import InputLimits
 from rag.core.domain import Skipped
 
 # Less text than this is what is left of a page without an article (menus, banners, a teaser).
@@ -138,11 +138,11 @@ def extract_article(html: str, location: str, *, page_url: str | None = None) ->
     )
 
 
-def html_article(location: str | os.PathLike[str], *, timeout: float = TIMEOUT_S) -> SourceItem:
-    """The article of one page (file or URL), or ``Skipped`` naming it when it is unreadable or empty."""
+def html_article(location: str | os.PathLike[str], *, limits: InputLimits | None = None) -> SourceItem:
+    """The article of one page (file or URL, read within ``limits``), or ``Skipped`` naming the problem."""
     name = os.fspath(location)
     try:
-        payload = read_location(name, timeout=timeout)
+        payload = read_location(name, limits=limits)
     except UnreadableLocation as err:
         return Skipped(location=name, reason=str(err))
     return extract_article(decode_html(payload), name, page_url=name if is_url(name) else None)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from rag.core.modes import Mode
 
@@ -205,12 +205,48 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
     )
+    implausible_dates: Literal["warn", "skip"] = Field(
+        default="warn",
+        description="Articles published before 1995 or in the future: ingested and reported (`warn`), "
+        "or reported and left out (`skip`).",
+    )
+    fetch_allowed_networks: Annotated[list[IPvAnyNetwork], NoDecode] = Field(
+        default_factory=list,
+        description="Private, loopback or link-local networks that feed and page fetches may reach "
+        "anyway (comma-separated CIDR, e.g. an intranet feed server); all others are refused.",
+    )
+    fetch_max_bytes: int = Field(
+        default=20_000_000, ge=1, description="Most bytes one fetched feed or page may send."
+    )
+    fetch_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds one fetch may take in all (and each network step)."
+    )
+    fetch_max_redirects: int = Field(default=5, ge=0, description="Redirects one fetch may follow.")
+    max_decompressed_bytes: int = Field(
+        default=500_000_000,
+        ge=1,
+        description="Most bytes gzip input (a file, an upload, a fetched body) may decompress to.",
+    )
+    upload_max_mb: int = Field(
+        default=50,
+        ge=1,
+        description="Largest file the app accepts for ingest, in MB; keep `server.maxUploadSize` in "
+        "`.streamlit/config.toml` the same.",
+    )
 
     @field_validator("qdrant_tls_ca_cert", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         """Compose passes an unset variable as an empty string; an empty CA path means none."""
         return None if value == "" else value
+
+    @field_validator("fetch_allowed_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """An environment variable lists networks as `10.0.0.0/8,127.0.0.1/32`, not as JSON."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _write_consistency_within_replicas(self) -> Settings:

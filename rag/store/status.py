@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rag.core.payload import article_key
+from rag.core.plausibility import date_problem
 from rag.core.settings import Settings
 from rag.store.vector_store import VectorStore, open_client
 
@@ -54,17 +55,24 @@ class CollectionStats:
     date_min: datetime | None
     date_max: datetime | None
     disk_bytes: int | None
+    implausible_dates: int
+    """Articles dated before 1995 or in the future; ``date_min``/``date_max`` leave them out."""
 
 
 def collection_stats(store: VectorStore, settings: Settings) -> CollectionStats:
-    """Scroll the payloads once; disk size is known only for the embedded store."""
+    """Scroll the payloads once; disk size is known only for the embedded store.
+
+    The date range covers plausible dates only: one article dated year 1 or 2099 would otherwise
+    make the range say nothing; such articles are counted instead.
+    """
     articles: dict[str, str | None] = {}
     points = 0
     for _, payload in store.scroll_payloads(["source", "article_id", "published_at"]):
         points += 1
         articles[article_key(payload["source"], payload["article_id"])] = payload.get("published_at")
     sources = Counter(key.split(":", 1)[0] for key in articles)
-    dates = sorted(datetime.fromisoformat(d) for d in articles.values() if d)
+    known = [datetime.fromisoformat(d) for d in articles.values() if d]
+    dates = sorted(d for d in known if date_problem(d) is None)
     disk = None
     if not settings.qdrant_url and settings.resolved_qdrant_path != ":memory:":
         folder = Path(settings.resolved_qdrant_path) / "collection" / store.collection
@@ -76,4 +84,5 @@ def collection_stats(store: VectorStore, settings: Settings) -> CollectionStats:
         date_min=dates[0] if dates else None,
         date_max=dates[-1] if dates else None,
         disk_bytes=disk,
+        implausible_dates=len(known) - len(dates),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from qdrant_client import QdrantClient, models
@@ -118,6 +119,35 @@ def test_interrupted_ingest_is_finished_without_duplicates(indexer: Indexer) -> 
     stored = indexer.store.stored_articles()
     assert len(stored) == 6 and all(s.complete for s in stored.values())
     assert indexer.store.count() == sum(len(indexer.chunker.chunk(a)) for a in items)
+
+
+@pytest.mark.parametrize("policy", ["warn", "skip"])
+def test_implausible_dates_are_reported_and_kept_or_skipped_by_setting(
+    embedder: Embedder, policy: Literal["warn", "skip"]
+) -> None:
+    items = [
+        article(1).model_copy(update={"published_at": datetime(1, 1, 1, tzinfo=UTC)}),
+        article(2),
+        article(3).model_copy(update={"published_at": datetime(2099, 12, 31, tzinfo=UTC)}),
+    ]
+    client = QdrantClient(":memory:")
+    store = VectorStore(client, "test")
+    chunker = Chunker(embedder.count_tokens, 64, 8)
+    report = Indexer(store, embedder, chunker, implausible_dates=policy).ingest(items)
+    client.close()
+    problems = [
+        ("heise:6000001", "implausible publication date 0001-01-01: before 1995"),
+        ("heise:6000003", "implausible publication date 2099-12-31: in the future"),
+    ]
+    if policy == "warn":
+        assert report.new == 3 and not report.skipped
+        assert [(w.location, w.reason) for w in report.date_warnings] == problems
+        assert "3 neu, 0 aktualisiert, 0 unverändert, 0 übersprungen, 2 mit unplausiblem Datum" in (
+            report.summary()
+        )
+    else:
+        assert report.new == 1 and not report.date_warnings
+        assert [(s.location, s.reason) for s in report.skipped] == problems
 
 
 def test_points_carry_payload_and_both_vectors(indexer: Indexer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,33 @@ def test_cli_ingest_reports_and_stats_show_the_collection(small_env: Path) -> No
     lines = dict(line.split(None, 1) for line in stats.output.splitlines())
     assert lines["articles"].strip() == "5" and lines["sources"].strip() == "heise (5)"
     assert int(lines["points"]) > 5
+
+
+def test_cli_reports_implausible_dates_and_stats_count_them(
+    small_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dates = {"1": datetime(1, 1, 1, tzinfo=UTC), "2": datetime(2023, 5, 4, tzinfo=UTC)}
+    dates["3"] = datetime(2099, 12, 31, tzinfo=UTC)
+    path = small_env / "articles.jsonl"
+    write_jsonl(
+        [Article(id=i, title=f"Meldung {i}", published_at=d, source="heise") for i, d in dates.items()], path
+    )
+    result = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "probe"])
+    assert result.exit_code == 0, result.output
+    assert "3 neu, 0 aktualisiert, 0 unverändert, 0 übersprungen, 2 mit unplausiblem Datum" in result.output
+    future = "Datum unplausibel heise:3: implausible publication date 2099-12-31: in the future"
+    assert future in result.output
+
+    stats = runner.invoke(app, ["index", "stats", "--collection", "probe"])
+    lines = dict(line.split(None, 1) for line in stats.output.splitlines() if not line.startswith("impl"))
+    assert lines["dates"].strip() == "2023-05-04 .. 2023-05-04"  # not 1-01-01 .. 2099-12-31
+    assert "implausible dates  2 (before 1995 or in the future" in stats.output
+
+    monkeypatch.setenv("HEISE_RAG_IMPLAUSIBLE_DATES", "skip")
+    get_settings.cache_clear()
+    skipped = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "fresh"])
+    assert "1 neu, 0 aktualisiert, 0 unverändert, 2 übersprungen" in skipped.output
+    assert "übersprungen heise:1: implausible publication date 0001-01-01: before 1995" in skipped.output
 
 
 def test_cli_ingest_of_an_unreadable_file_fails_with_the_reason(small_env: Path) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ingest.sources.feed import read_feed, strip_html
 from rag.core.domain import Article, Skipped
 
@@ -41,6 +43,7 @@ GOOD = _entry(
 )
 
 
+@pytest.mark.usefixtures("loopback_fetches")
 def test_heise_entries_become_articles_and_bad_entries_are_reported(http_root: tuple[str, Path]) -> None:
     base, root = http_root
     entries = [
@@ -100,6 +103,7 @@ def test_rss_file_from_another_site(tmp_path: Path) -> None:
     assert article.published_at == datetime(2024, 4, 19, 11, 37, tzinfo=UTC)
 
 
+@pytest.mark.usefixtures("loopback_fetches")
 def test_documents_that_are_no_feed_are_one_skipped_item(
     tmp_path: Path, http_root: tuple[str, Path], data_file: Callable[[str], Path]
 ) -> None:
@@ -119,16 +123,18 @@ def test_documents_that_are_no_feed_are_one_skipped_item(
     assert "not well-formed" in not_xml.reason
 
 
+@pytest.mark.usefixtures("loopback_fetches")
 def test_unreachable_feed_is_named() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/heise-atom.xml"
-    [item] = read_feed(url, timeout=5)
+    [item] = read_feed(url)
     assert isinstance(item, Skipped) and item.location == url
     assert item.reason.startswith(f"cannot fetch {url}: ") and "refused" in item.reason
 
 
+@pytest.mark.usefixtures("loopback_fetches")
 def test_fetch_articles_adds_the_page_body_and_reports_pages_that_fail(
     http_root: tuple[str, Path], data_file: Callable[[str], Path]
 ) -> None:
@@ -145,7 +151,7 @@ def test_fetch_articles_adds_the_page_body_and_reports_pages_that_fail(
         _entry(f"{base}/news/leer.html", "Seite ohne Artikel"),
     ]
     (root / "feed.xml").write_text(_atom("".join(entries)), encoding="utf-8")
-    items = list(read_feed(f"{base}/feed.xml", fetch_articles=True, timeout=10))
+    items = list(read_feed(f"{base}/feed.xml", fetch_articles=True))
     articles = [item for item in items if isinstance(item, Article)]
     skipped = {item.location: item.reason for item in items if isinstance(item, Skipped)}
     assert [a.title for a in articles] == ["1Password für Mac", "Seite fehlt", "Seite ohne Artikel"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import lxml.html
+import pytest
 
 from ingest.sources.html import read_html
 from rag.core.domain import Article, Skipped
@@ -108,6 +109,7 @@ def test_pages_without_an_article_are_skipped_with_reason(tmp_path: Path) -> Non
         assert item.location == str(tmp_path / name) and item.reason.startswith("no article found"), item
 
 
+@pytest.mark.usefixtures("loopback_fetches")
 def test_pages_are_fetched_from_urls_and_errors_name_the_url(
     http_root: tuple[str, Path], data_file: Callable[[str], Path]
 ) -> None:

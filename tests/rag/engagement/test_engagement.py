@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -118,6 +119,29 @@ def test_csv_keeps_columns_predicts_good_rows_and_reports_bad_ones(
     assert out.label.tolist()[0] in {"good", "bad"} and out.label.tolist()[1:5] == ["", "", "", ""]
     assert 0 < float(out.p_good[5]) < 1
     assert (tmp_path / "out.csv").read_bytes().count(b"Stra\xdfenverkehr") == 1  # bytes carried through
+
+
+@pytest.mark.slow
+def test_csv_unbalanced_quote_costs_only_its_own_line(predictor: EngagementPredictor, tmp_path: Path) -> None:
+    good = [
+        f'{i},"Update {i}: Browser, Mailer und Office bekommen Sicherheitskorrekturen",security'
+        if i % 10 == 0
+        else f"{i},Neue Funktionen in Version {i} des Messengers,apps"
+        for i in range(1, 51)
+    ]
+    good[4] = '5,Bundesrat sagt "Nein" zur Chatkontrolle,politik'  # a quote inside an unquoted field is fine
+    broken = '99,"Tesla senkt die Preise in Deutschland,auto'  # the quote is never closed
+    source = tmp_path / "in.csv"
+    source.write_text("\n".join(["id,headline,ressort", *good[:25], broken, *good[25:]]) + "\n")
+    report = predict_csv_file(predictor, source, tmp_path / "out.csv")
+    assert (report.rows, report.predicted) == (51, 50)
+    [(line, reason)] = report.skipped
+    assert line == 27 and "kein lesbares CSV" in reason  # header, 25 good rows, then the broken one
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as handle:
+        out = list(csv.DictReader(handle))
+    assert [row["id"] for row in out] == [str(i) for i in range(1, 51)]
+    assert all(row["label"] in {"good", "bad"} for row in out)
+    assert out[4]["headline"] == 'Bundesrat sagt "Nein" zur Chatkontrolle'
 
 
 def test_csv_without_headline_column_is_rejected(tmp_path: Path) -> None:
