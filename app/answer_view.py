@@ -114,10 +114,6 @@ def render_answer_details(entry: ChatEntry) -> None:
     answer = entry.answer
     if answer is None:
         return
-    if entry.how == "rewritten":
-        st.caption(f"Als eigenständige Frage gesucht: {plain(entry.searched)}")
-    elif entry.how == "joined":
-        st.caption(f"Zusammen mit der vorigen Frage gesucht: {plain(entry.searched)}")
     for notice in answer.notices:
         st.info(plain(notice), icon=":material/info:")
     render_filter_chip(entry, answer)

@@ -34,7 +34,6 @@ class ChatEntry:
     backend: str
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     searched: str = ""
-    how: str = "typed"  # rag.pipelines.condense.How
     answer: Answer | None = None
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -63,7 +62,7 @@ def run_entry(
     from rag.core.answer import Answer
     from rag.pipelines.ask import AskOptions, check_question
     from rag.pipelines.components import build_pipeline
-    from rag.pipelines.condense import condense_question
+    from rag.pipelines.condense import condense_question, needs_context
 
     check_question(entry.question)
     options = AskOptions(**entry.options)
@@ -75,14 +74,14 @@ def run_entry(
     entry.timings["load"] = time.perf_counter() - started
     pipeline = build_pipeline(settings, store, embedder, chat_model, reranker)
     turns = history_turns(history)
-    if turns:
+    if needs_context(entry.question, turns):
         on_stage("Folgefrage wird mit dem Verlauf zu einer eigenständigen Frage umformuliert …")
     condensed = condense_question(chat_model, turns, entry.question)
-    entry.searched, entry.how = condensed.question, condensed.how
-    if turns:
+    entry.searched = condensed.question
+    if condensed.how != "typed":
         entry.timings["condense"] = condensed.seconds
     on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
-    for event in pipeline.stream(entry.searched, options):
+    for event in pipeline.stream(entry.searched, options, condensed.notices):
         if isinstance(event, Answer):
             entry.answer = event
             entry.timings |= event.timings

@@ -1,12 +1,15 @@
 """`heise-rag ask`: stream a grounded German answer, then list its sources.
 
 Heavy modules (models, Qdrant, LangChain) are imported inside the command, so the CLI starts fast
-for the set-up commands that `make` runs every time.
+for the set-up commands that `make` runs every time. With `--history FILE` the command holds a
+conversation like the app's chat: earlier turns are read from the file, a follow-up is condensed
+with them (`rag.pipelines.condense`), and the new turn is appended.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,7 +19,10 @@ from rag.core.modes import MODES
 from rag.core.settings import get_settings
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from rag.core.answer import Answer
+    from rag.pipelines.condense import Turn
 
 
 def _print_sources(answer: Answer) -> None:
@@ -26,6 +32,29 @@ def _print_sources(answer: Answer) -> None:
         day = f"{src.published_at:%d.%m.%Y}" if src.published_at else "ohne Datum"
         mark = "*" if src.number in cited else " "
         typer.echo(f" {mark}[{src.number}] {src.title} ({src.source}, {day}) {src.url or ''}".rstrip())
+
+
+def _history_format() -> TypeAdapter[list[Turn]]:
+    """How a ``--history`` file is read and written: a JSON list of {"question", "answer"}."""
+    from pydantic import TypeAdapter
+
+    from rag.pipelines.condense import Turn
+
+    return TypeAdapter(list[Turn])
+
+
+def _read_history(path: Path) -> list[Turn]:
+    """The earlier turns stored in ``path``; none when the file does not exist yet."""
+    from pydantic import ValidationError
+
+    if not path.exists():
+        return []
+    try:
+        return _history_format().validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise fail(
+            f'{path} ist kein Gesprächsverlauf (erwartet: JSON-Liste aus {{"question", "answer"}}).'
+        ) from exc
 
 
 def ask(
@@ -49,14 +78,23 @@ def ask(
         str | None, typer.Option(help="local, tgi oder openai (Standard: Einstellung).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Die Antwort als JSON ausgeben.")] = False,
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            "--history",
+            help="Gesprächsverlauf als JSON-Datei: Folgefragen („Und bei Apple?“) beziehen sich auf ihn, "
+            "die neue Runde wird angehängt; fehlt die Datei, beginnt ein neues Gespräch.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a German question from the index, streaming the answer, then listing its sources."""
     from rag.core.answer import Answer
     from rag.core.timefilter import DateFilter
     from rag.generation import GeneratorError
     from rag.models.resolve import ModelNotProvisionedError
-    from rag.pipelines.ask import AskError, AskOptions
+    from rag.pipelines.ask import AskError, AskOptions, check_question
     from rag.pipelines.components import open_pipeline
+    from rag.pipelines.condense import Turn, condense_question
     from rag.store.layout import StoreUnavailableError
 
     settings = get_settings()
@@ -72,15 +110,22 @@ def ask(
         rerank=not no_rerank,
         detect_dates=not no_date_detection,
     )
+    turns = _read_history(history) if history else []
     try:
+        check_question(question)  # before a rewrite, which would send a bad question to the model
         with open_pipeline(settings, backend) as pipeline:
-            for event in pipeline.stream(question, options):
+            condensed = condense_question(pipeline.chat_model, turns, question)
+            for event in pipeline.stream(condensed.question, options, condensed.notices):
                 if isinstance(event, Answer):
                     answer = event
                 elif not as_json:
                     typer.echo(event, nl=False)
     except (AskError, StoreUnavailableError, GeneratorError, ModelNotProvisionedError) as exc:
         raise fail(str(exc)) from exc
+    if history:  # the question as searched, like the app's chat keeps it for the next rewrite
+        history.write_bytes(
+            _history_format().dump_json([*turns, Turn(answer.question, answer.text)], indent=2)
+        )
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return

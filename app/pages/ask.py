@@ -126,7 +126,8 @@ def main() -> None:
     st.title("Fragen an heise online")
     st.caption(
         "Antworten stützen sich nur auf Meldungen im Index und nennen ihre Quellen. "
-        "Folgefragen beziehen sich auf das bisherige Gespräch."
+        "Folgefragen („Und bei Apple?“, „Wie teuer ist er?“) beziehen sich auf das bisherige "
+        "Gespräch; eine Frage mit eigenem Thema wird für sich gesucht."
     )
     question = st.chat_input("Frage zu heise-Meldungen stellen …")
     options, backend, sources_slot = sidebar_options()

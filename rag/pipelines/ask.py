@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -180,9 +180,15 @@ class RagPipeline:
             retrieval=RunnableLambda(self._retrieve)
         ) | RunnablePassthrough.assign(text=generate)
 
-    def stream(self, question: str, options: AskOptions | None = None) -> Iterator[str | Answer]:
-        """Yield answer text as it is generated, then the final Answer."""
-        notices = check_question(question)
+    def stream(
+        self, question: str, options: AskOptions | None = None, notices: Sequence[str] = ()
+    ) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the final Answer.
+
+        ``notices`` come from steps before the search (a follow-up's rewrite) and lead the
+        Answer's own, so every caller shows them where it shows the rest.
+        """
+        notices = [*notices, *check_question(question)]
         options = options or AskOptions()
         started = time.perf_counter()
         retrieval: dict[str, Any] | None = None

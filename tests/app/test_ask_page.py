@@ -16,6 +16,7 @@ from rag.core.settings import Settings, get_settings
 from rag.generation import BACKENDS
 
 QUESTION = "Was war Anfang 2022 mit Exchange los?"
+LOG4J = "Welche Sicherheitslücke in Log4j wurde Ende 2021 bekannt und wie gefährlich war sie?"
 
 
 def ask(page: AppTest, question: str) -> AppTest:
@@ -35,6 +36,10 @@ def shown(markdown: str) -> str:
 
 def errors(page: AppTest) -> list[str]:
     return [shown(e.value) for e in page.error]
+
+
+def infos(page: AppTest) -> list[str]:
+    return [shown(i.value) for i in page.info]
 
 
 def test_question_gets_a_streamed_answer_with_source_cards_chip_timings_and_feedback(
@@ -75,6 +80,24 @@ def test_follow_up_is_rewritten_with_the_history(app_env: Settings, app: Callabl
     assert len(page.chat_message) == 4
     stages = list(page.dataframe[-1].value["Schritt"])
     assert "Folgefrage umformulieren" in stages
+    assert [n for n in infos(page) if n.startswith("Als Folgefrage verstanden und ")]
+
+
+def test_a_new_question_after_an_answer_is_searched_alone_with_its_own_dates(
+    app_env: Settings, app: Callable[[str], AppTest]
+) -> None:
+    """The reported bug: the Log4j question was searched together with the Exchange question and
+    kept its "Anfang 2022"; now it is searched as typed, for its own "Ende 2021"."""
+    page = ask(ask(app("ask"), QUESTION), LOG4J)
+    assert len(page.chat_message) == 4 and not page.error
+    assert "Folgefrage umformulieren" not in list(page.dataframe[-1].value["Schritt"])
+    assert not [n for n in infos(page) if "Folgefrage" in n]
+    assert (
+        "Im Zeitraum aus der Frage ('Ende 2021') gibt es keine Artikel; gesucht wurde ohne Zeitfilter."
+        in (infos(page))
+    )
+    chips = [b.label for b in page.button if b.label.startswith("Zeitraum")]
+    assert chips == ["Zeitraum 01.01.2022 – 30.04.2022 (aus „Anfang 2022“)"]  # noqa: RUF001 - the first answer's
 
 
 @pytest.mark.parametrize(
