@@ -5,8 +5,11 @@ with peft LoRA adapters) and its tokenizer; :func:`load_engine` loads each combi
 quantization, adapters, device and dtype once per process. :meth:`Engine.stream` runs
 ``model.generate`` in a worker thread and hands tokens over through a queue as they are produced,
 each with its id, its text (incremental detokenization as TGI does it, so multi-byte characters split
-over tokens come out whole) and its log-probability; generations on one engine are serialized by a
-lock.
+over tokens come out whole) and its log-probability. Generations on one engine are serialized by its
+lock, so concurrent callers (app sessions, CLI, server requests) each get a whole, ungarbled answer in
+turn; a generation that has to queue says so (``GenerationStream.waiting``, the ``on_wait`` callback,
+``Engine.waiting``), so a user interface can show that it waits for the model. An optional ``timeout``
+bounds a generation, queueing included.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import math
 import queue
 import random
 import threading
+import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +40,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from rag.generation.errors import GeneratorError
+from rag.generation.errors import GenerationTimeoutError, GeneratorError
 from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 
@@ -193,15 +197,34 @@ class _Detokenizer:
 
 
 _END = object()
+_WAITING = object()  # the worker found the engine busy and queues for its lock
 
 
 class GenerationStream:
     """Tokens as the model produces them. Once iteration ends, ``text`` (special tokens skipped),
     ``finish_reason``, ``generated_tokens``, ``input_length`` and ``seed`` are set. Leaving the loop
-    early (``break``, ``close()``) stops the generation at the next step."""
+    early (``break``, ``close()``) stops the generation at the next step.
 
-    def __init__(self, engine: Engine, input_ids: Sequence[int], params: SamplingParams, adapter: str | None):
+    ``waiting`` is true while another generation holds the engine; ``on_wait`` is then called once,
+    in the consuming thread. Past ``timeout`` seconds (queueing included) iteration raises
+    :class:`GenerationTimeoutError` and the generation is cancelled.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        input_ids: Sequence[int],
+        params: SamplingParams,
+        adapter: str | None,
+        *,
+        on_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
+    ):
         self.engine = engine
+        self.waiting = False
+        self._on_wait = on_wait
+        self._timeout = timeout
+        self._deadline = None if timeout is None else time.monotonic() + timeout
         self.params = params
         self.input_length = len(input_ids)
         self.seed = (
@@ -234,11 +257,26 @@ class GenerationStream:
         self._cancel.set()
         self._iterator.close()
 
+    def _next_item(self) -> Any:
+        if self._deadline is None:
+            return self._queue.get()
+        try:
+            return self._queue.get(timeout=max(0.0, self._deadline - time.monotonic()))
+        except queue.Empty:
+            assert self._timeout is not None
+            raise GenerationTimeoutError(self._timeout) from None
+
     def _tokens(self) -> Iterator[Token]:
         engine = self.engine
         try:
             while True:
-                item = self._queue.get()
+                item = self._next_item()
+                if item is _WAITING:
+                    self.waiting = True
+                    if self._on_wait is not None:
+                        self._on_wait()
+                    continue
+                self.waiting = False
                 if item is _END:
                     break
                 if isinstance(item, BaseException):
@@ -293,6 +331,8 @@ class Engine:
         self.quantization = quantization
         self.adapters = dict(adapters or {})
         self.lock = threading.Lock()
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
         self.device = next(model.parameters()).device
         self.special_ids = set(tokenizer.all_special_ids) | {
             i for i, added in tokenizer.added_tokens_decoder.items() if added.special
@@ -359,12 +399,47 @@ class Engine:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise ValueError(f"unknown adapter_id {adapter!r}; loaded adapters: {known}")
 
+    @property
+    def waiting(self) -> int:
+        """How many generations are queued behind the one that holds the model."""
+        return self._waiting
+
     def stream(
-        self, input_ids: Sequence[int], params: SamplingParams, *, adapter: str | None = None
+        self,
+        input_ids: Sequence[int],
+        params: SamplingParams,
+        *,
+        adapter: str | None = None,
+        on_wait: Callable[[], None] | None = None,
+        timeout: float | None = None,
     ) -> GenerationStream:
-        """Start generating now; iterate the result for tokens as they come."""
+        """Start generating now (or as soon as the model is free); iterate for tokens as they come."""
         self.check_adapter(adapter)
-        return GenerationStream(self, input_ids, params, adapter)
+        return GenerationStream(self, input_ids, params, adapter, on_wait=on_wait, timeout=timeout)
+
+    @contextmanager
+    def _turn(self, out: queue.Queue[Any], cancel: threading.Event) -> Iterator[bool]:
+        """Hold the model for one generation; yields False when cancelled while queueing for it.
+
+        A caller that has to queue is told so first; polling the lock lets a cancelled (timed out,
+        dropped) request leave the queue at once instead of after the running generation.
+        """
+        held = self.lock.acquire(blocking=False)
+        if not held:
+            out.put(_WAITING)
+            with self._waiting_lock:
+                self._waiting += 1
+            try:
+                while not held and not cancel.is_set():
+                    held = self.lock.acquire(timeout=0.05)
+            finally:
+                with self._waiting_lock:
+                    self._waiting -= 1
+        try:
+            yield held
+        finally:
+            if held:
+                self.lock.release()
 
     def prefill(self, input_ids: Sequence[int], *, adapter: str | None = None) -> list[Token]:
         """The prompt tokens with the log-probability the model gives each (the first has none)."""
@@ -429,21 +504,22 @@ class Engine:
         if params.frequency_penalty:
             processors.insert(0, _FrequencyPenalty(params.frequency_penalty, len(input_ids)))
         try:
-            with self.lock, torch.inference_mode(), self._adapter(adapter):
-                if cancel.is_set():
+            with self._turn(out, cancel) as held:
+                if not held or cancel.is_set():
                     return
-                if seed is not None:
-                    torch.manual_seed(seed)
-                tensor = torch.tensor([input_ids], device=self.device)
-                self.model.generate(
-                    input_ids=tensor,
-                    attention_mask=torch.ones_like(tensor),
-                    generation_config=self._generation_config(params),
-                    logits_processor=processors,
-                    stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
-                    streamer=_QueueStreamer(capture, out, params.top_n_tokens),
-                    tokenizer=self.tokenizer if params.stop else None,
-                )
+                with torch.inference_mode(), self._adapter(adapter):
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    tensor = torch.tensor([input_ids], device=self.device)
+                    self.model.generate(
+                        input_ids=tensor,
+                        attention_mask=torch.ones_like(tensor),
+                        generation_config=self._generation_config(params),
+                        logits_processor=processors,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                        streamer=_QueueStreamer(capture, out, params.top_n_tokens),
+                        tokenizer=self.tokenizer if params.stop else None,
+                    )
         except BaseException as exc:  # handed to the consumer, which raises it in its thread
             out.put(exc)
         finally:

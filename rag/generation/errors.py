@@ -19,3 +19,14 @@ class GeneratorUnavailableError(GeneratorError):
             f"HEISE_RAG_GENERATOR_BACKEND=local setzen. / The generator server at {url} is unreachable "
             f"({reason}); is it running?"
         )
+
+
+class GenerationTimeoutError(GeneratorError):
+    """A generation passed its deadline (waiting for the model included) and was cancelled."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(
+            f"Zeitlimit von {seconds:g} s überschritten, die Generierung wurde abgebrochen / "
+            f"request timed out after {seconds:g} s; generation cancelled"
+        )

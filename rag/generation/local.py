@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +27,25 @@ LOCAL_ADAPTER = "adapter"
 FINISH_REASONS = {"eos_token": "stop", "stop_sequence": "stop", "length": "length"}
 
 
+_WAIT_NOTICE: ContextVar[Callable[[], None] | None] = ContextVar("heise_rag_wait_notice", default=None)
+
+
+@contextmanager
+def notify_when_waiting(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` when a local generation started in this context has to queue for its model.
+
+    Why a context variable: the model sits deep inside a LangChain chain shared by every session,
+    so the caller that wants to show "waiting" cannot hand a callback down the call; LangChain's
+    worker threads copy the context, so the notice reaches the model step. The callback may run
+    in such a worker thread.
+    """
+    token = _WAIT_NOTICE.set(callback)
+    try:
+        yield
+    finally:
+        _WAIT_NOTICE.reset(token)
+
+
 def usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
     return UsageMetadata(
         input_tokens=input_tokens, output_tokens=output_tokens, total_tokens=input_tokens + output_tokens
@@ -38,7 +59,8 @@ class LocalChatModel(StreamingChatModel):
     adapter. The model loads on first use (or ``warm_up()``) and is shared by every instance with
     the same model, quantization, adapter and device. ``stream()`` yields text as tokens arrive;
     the last chunk carries ``usage_metadata`` and the finish reason. Per-call overrides:
-    ``max_new_tokens`` (or ``max_tokens``), ``temperature``, ``seed``.
+    ``max_new_tokens`` (or ``max_tokens``), ``temperature``, ``seed``. Concurrent calls take turns
+    on the shared model (see :func:`notify_when_waiting` to learn that a call queues).
     """
 
     model: str = "qwen2.5-coder-0.5b-instruct"
@@ -109,7 +131,12 @@ class LocalChatModel(StreamingChatModel):
                 f"Der Prompt ist zu lang für {self.model} / the prompt is too long: {len(input_ids)} Tokens "
                 f"+ {sampling.max_new_tokens} neue > Kontext / context {engine.max_position}"
             )
-        generation = engine.stream(input_ids, sampling, adapter=LOCAL_ADAPTER if self.adapter else None)
+        generation = engine.stream(
+            input_ids,
+            sampling,
+            adapter=LOCAL_ADAPTER if self.adapter else None,
+            on_wait=_WAIT_NOTICE.get(),
+        )
         trimmer = StopTrimmer(stop)
         try:
             for token in generation:

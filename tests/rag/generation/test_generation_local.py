@@ -209,3 +209,52 @@ def test_nf4_quantized_chat_model_answers_through_its_chat_template(settings: Se
     assert type(engine.model.model.layers[0].mlp.up_proj).__name__ == "Linear4bit"
     parts = [c.content for c in chat_model.stream("What is the capital of France?") if c.content]
     assert len(parts) > 2 and "Paris" in "".join(parts)
+
+
+# -- one generation at a time per loaded model ---------------------------------------------------
+
+
+def test_a_generation_that_queues_for_the_model_says_so(engine: Engine) -> None:
+    import time
+
+    params = SamplingParams(max_new_tokens=8)
+    alone, _ = run(engine, params)
+    notices: list[str] = []
+    with engine.lock:  # another caller is generating
+        stream = engine.stream(engine.encode_chat(CHAT), params, on_wait=lambda: notices.append("warte"))
+        deadline = time.monotonic() + 10
+        while engine.waiting == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert engine.waiting == 1
+    texts = [token.text for token in stream]
+    assert notices == ["warte"] and not stream.waiting
+    assert texts == alone and engine.waiting == 0
+
+
+def test_two_threads_streaming_one_local_model_each_get_their_own_answer(
+    tiny: str, settings: Settings
+) -> None:
+    import threading
+
+    from rag.generation.local import notify_when_waiting
+
+    model = LocalChatModel(model=tiny, model_cache_dir=settings.model_cache_dir, max_new_tokens=60)
+    questions = ["Hallo, wie geht's?", "Was meldet heise online heute?"]
+    alone = {q: "".join(str(c.content) for c in model.stream([HumanMessage(q)])) for q in questions}
+    assert alone[questions[0]] != alone[questions[1]]
+    answers: dict[str, str] = {}
+    waited: list[str] = []
+    started = threading.Barrier(len(questions))
+
+    def ask(question: str) -> None:
+        with notify_when_waiting(lambda: waited.append(question)):
+            started.wait()
+            answers[question] = "".join(str(c.content) for c in model.stream([HumanMessage(question)]))
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert answers == alone
+    assert len(waited) <= 1  # at most the later one queued; each was told only about its own wait
