@@ -13,6 +13,7 @@ from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
 from rag.models.provision import ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
+from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
 
 app = typer.Typer(help="heise-rag: German question answering over heise online news.", no_args_is_help=True)
 models_app = typer.Typer(help="Offline model provisioning.", no_args_is_help=True)
@@ -115,6 +116,20 @@ def serve_tgi(
     max_input_tokens: Annotated[int | None, typer.Option(help="Default: max_total_tokens - 1.")] = None,
     max_total_tokens: Annotated[int | None, typer.Option(help="Default: the model's context.")] = None,
     max_concurrent_requests: Annotated[int, typer.Option(help="More get 429.")] = 16,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar=["HEISE_RAG_TGI_API_KEY", "API_KEY"],
+            show_default=False,
+            help="Require `Authorization: Bearer <key>` on every route but /health (TGI: API_KEY).",
+        ),
+    ] = None,
+    payload_limit: Annotated[
+        int, typer.Option(envvar="PAYLOAD_LIMIT", min=1, help="Largest request body in bytes (413 above).")
+    ] = DEFAULT_PAYLOAD_LIMIT,
+    request_timeout: Annotated[
+        float, typer.Option(min=0.001, help="Seconds a generation may take, queueing included.")
+    ] = DEFAULT_REQUEST_TIMEOUT,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 (default: setting).")] = None,
 ) -> None:
@@ -136,6 +151,9 @@ def serve_tgi(
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,
+            request_timeout=request_timeout,
+            api_key=api_key,
+            payload_limit=payload_limit,
             threads=threads or settings.generator_threads,
             log=typer.echo,
         )

@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from rag.generation.errors import GeneratorError
+from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT
+from rag.serve.middleware import ApiKeyMiddleware, PayloadLimitMiddleware
 from rag.serve.schemas import (
     API_VERSION,
     ChatRequest,
@@ -24,10 +26,21 @@ from rag.serve.schemas import (
 from rag.serve.server import TGIServer
 
 
-def create_app(server: TGIServer) -> FastAPI:
-    """The FastAPI application with TGI's routes over ``server``."""
+def create_app(
+    server: TGIServer, *, api_key: str | None = None, payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+) -> FastAPI:
+    """The FastAPI application with TGI's routes over ``server``.
+
+    With ``api_key`` every route but ``/health`` needs ``Authorization: Bearer <api_key>`` (401
+    otherwise); bodies over ``payload_limit`` bytes get 413. Every generating route takes a
+    concurrency slot before it tokenizes anything, so an overloaded server answers 429 at once
+    instead of spending CPU on requests it will refuse.
+    """
     app = FastAPI(title="heise-rag TGI-compatible server", version=API_VERSION, docs_url=None, redoc_url=None)
     app.state.tgi = server
+    app.add_middleware(PayloadLimitMiddleware, limit=payload_limit)
+    if api_key:  # added last: the outermost guard, so an unauthenticated body is never read
+        app.add_middleware(ApiKeyMiddleware, api_key=api_key)
 
     def validation_response(message: str, event_stream: bool) -> Response:
         body = error_body(message, "validation")
@@ -81,13 +94,19 @@ def create_app(server: TGIServer) -> FastAPI:
             server.release()
 
     def run_generate_stream(request: GenerateRequest, json_errors: bool) -> Response:
-        try:
-            ids, params = server.prepare_generate(request)
-        except ValidationFailure as exc:
-            return validation_response(str(exc), not json_errors)
         if not server.acquire():
             return overloaded
-        return streaming(server.generate_events(request, ids, params))
+        handed_over = False
+        try:
+            ids, params = server.prepare_generate(request)
+            response = streaming(server.generate_events(request, ids, params))
+            handed_over = True  # the stream frees the slot when it ends
+            return response
+        except ValidationFailure as exc:
+            return validation_response(str(exc), not json_errors)
+        finally:
+            if not handed_over:
+                server.release()
 
     @app.post("/generate")
     def generate(request: GenerateRequest) -> Response:
@@ -108,20 +127,23 @@ def create_app(server: TGIServer) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     def chat_completions(request: ChatRequest) -> Response:
-        try:
-            ids, params, adapter = server.prepare_chat(request)
-        except ValidationFailure as exc:
-            return validation_response(str(exc), False)
         if not server.acquire():
             return overloaded
-        if request.stream:
-            return streaming(server.chat_events(request, ids, params, adapter))
+        handed_over = False
         try:
+            ids, params, adapter = server.prepare_chat(request)
+            if request.stream:
+                response = streaming(server.chat_events(request, ids, params, adapter))
+                handed_over = True  # the stream frees the slot when it ends
+                return response
             return JSONResponse(server.chat(request, ids, params, adapter))
+        except ValidationFailure as exc:
+            return validation_response(str(exc), False)
         except GeneratorError as exc:
             return JSONResponse(error_body(str(exc), "generation"), status_code=424)
         finally:
-            server.release()
+            if not handed_over:
+                server.release()
 
     @app.get("/info")
     def info() -> dict[str, Any]:

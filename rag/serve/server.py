@@ -13,6 +13,7 @@ from rag.generation.engine import Engine, GenerationStream, SamplingParams, Toke
 from rag.generation.errors import GeneratorError
 from rag.generation.messages import message_text
 from rag.generation.stops import StopTrimmer
+from rag.serve.defaults import DEFAULT_REQUEST_TIMEOUT
 from rag.serve.schemas import (
     API_VERSION,
     DEFAULT_MAX_NEW_TOKENS,
@@ -50,6 +51,7 @@ class TGIServer:
         max_input_tokens: int | None = None,
         max_total_tokens: int | None = None,
         max_concurrent_requests: int = 16,
+        request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self.engine = engine
         self.model_id = model_id
@@ -58,6 +60,9 @@ class TGIServer:
         if self.max_input_tokens >= self.max_total_tokens:
             raise ValueError("max_input_tokens must be smaller than max_total_tokens")
         self.max_concurrent_requests = max_concurrent_requests
+        if request_timeout is not None and request_timeout <= 0:
+            raise ValueError("request_timeout must be positive")
+        self.request_timeout = request_timeout
         self.created = int(time.time())
         self.fingerprint = f"{API_VERSION}-heise-rag-{package_version()}"
         self._in_flight = 0
@@ -66,6 +71,7 @@ class TGIServer:
     # concurrency ------------------------------------------------------------------------------
 
     def acquire(self) -> bool:
+        """Take a request slot, or False when all are taken (the route answers 429)."""
         with self._in_flight_lock:
             if self._in_flight >= self.max_concurrent_requests:
                 return False
@@ -73,6 +79,7 @@ class TGIServer:
             return True
 
     def release(self) -> None:
+        """Free a slot taken by :meth:`acquire`."""
         with self._in_flight_lock:
             self._in_flight -= 1
 
@@ -189,6 +196,10 @@ class TGIServer:
         adapter = request.model if request.model in self.engine.adapters else None
         return ids, params, adapter
 
+    def _stream(self, ids: list[int], params: SamplingParams, adapter: str | None) -> GenerationStream:
+        """Every generation of the routes: bounded by the request timeout, queueing included."""
+        return self.engine.stream(ids, params, adapter=adapter, timeout=self.request_timeout)
+
     # native API -------------------------------------------------------------------------------
 
     def generate(self, request: GenerateRequest) -> dict[str, Any]:
@@ -197,7 +208,7 @@ class TGIServer:
         prefill = (
             self.engine.prefill(ids, adapter=p.adapter_id) if p.details and p.decoder_input_details else []
         )
-        stream = self.engine.stream(ids, params, adapter=p.adapter_id)
+        stream = self._stream(ids, params, p.adapter_id)
         tokens = list(stream)
         text = (request.inputs if p.return_full_text else "") + stream.text
         response: dict[str, Any] = {"generated_text": text}
@@ -219,7 +230,7 @@ class TGIServer:
     ) -> Iterator[str]:
         """TGI's token events; the last one carries ``generated_text`` and (if asked) ``details``."""
         p = request.parameters
-        stream = self.engine.stream(ids, params, adapter=p.adapter_id)
+        stream = self._stream(ids, params, p.adapter_id)
         pending: Token | None = None
         index = 0
         text = ""
@@ -273,7 +284,7 @@ class TGIServer:
     def chat(
         self, request: ChatRequest, ids: list[int], params: SamplingParams, adapter: str | None
     ) -> dict[str, Any]:
-        stream = self.engine.stream(ids, params, adapter=adapter)
+        stream = self._stream(ids, params, adapter)
         trimmer = StopTrimmer(params.stop)
         content, logprobs = "", []
         for token in stream:
@@ -312,7 +323,7 @@ class TGIServer:
     def chat_events(
         self, request: ChatRequest, ids: list[int], params: SamplingParams, adapter: str | None
     ) -> Iterator[str]:
-        stream: GenerationStream = self.engine.stream(ids, params, adapter=adapter)
+        stream = self._stream(ids, params, adapter)
         trimmer = StopTrimmer(params.stop)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         created = int(time.time())

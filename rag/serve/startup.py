@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
 from rag.serve.routes import create_app
 from rag.serve.schemas import QUANTIZE
 from rag.serve.server import TGIServer
@@ -80,6 +81,7 @@ def build_server(
     max_input_tokens: int | None = None,
     max_total_tokens: int | None = None,
     max_concurrent_requests: int = 16,
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
 ) -> TGIServer:
     """Load the model (and adapters) and wrap it; ``quantize`` takes TGI's names."""
     from rag.generation.engine import load_engine
@@ -100,7 +102,12 @@ def build_server(
         max_input_tokens=max_input_tokens,
         max_total_tokens=max_total_tokens,
         max_concurrent_requests=max_concurrent_requests,
+        request_timeout=request_timeout,
     )
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def run(
@@ -116,6 +123,9 @@ def run(
     max_input_tokens: int | None = None,
     max_total_tokens: int | None = None,
     max_concurrent_requests: int = 16,
+    request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
+    api_key: str | None = None,
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
     threads: int | None = None,
     log: Any = print,
 ) -> None:
@@ -141,11 +151,15 @@ def run(
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,
+            request_timeout=request_timeout,
         )
+        if not api_key and not is_loopback(host):
+            log(f"Warnung: {host} ist von außen erreichbar, aber kein API-Schlüssel ist gesetzt (--api-key)")
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         log(f"TGI-kompatibler Server bereit: http://{shown}:{bound_port}")
-        config = uvicorn.Config(create_app(server), log_level="info", timeout_graceful_shutdown=5)
+        app = create_app(server, api_key=api_key, payload_limit=payload_limit)
+        config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=5)
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         sock.close()

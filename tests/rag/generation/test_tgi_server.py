@@ -310,3 +310,146 @@ def test_cli_serves_a_model_with_adapters_until_interrupted(tiny: str, lora_adap
             process.wait()
     # uvicorn shuts down, then re-raises the interrupt: 130 is a clean Ctrl-C exit
     assert process.returncode in (0, 130, -signal.SIGINT)
+
+
+# -- TGI's guards: API key, payload limit, concurrency before tokenizing, request timeout ---------
+
+KEY = "geheimer-schluessel"
+SMALL = {"inputs": "Hallo", "parameters": {"max_new_tokens": 2}}
+
+
+@pytest.fixture
+def tiny_server(tiny: str, settings: Settings) -> TGIServer:
+    return TGIServer(load_engine(tiny, cache_dir=settings.model_cache_dir), model_id=tiny)
+
+
+def test_api_key_guards_every_route_but_health(tiny_server: TGIServer) -> None:
+    client = TestClient(create_app(tiny_server, api_key=KEY))
+    routes = {  # one working request per route; this server loads no adapter
+        (method, path): body
+        for method, path, body, status in CASES
+        if status == 200 and ADAPTER not in str(body)
+    }
+    for (method, path), body in routes.items():
+        for headers in ({}, {"Authorization": "Bearer falsch"}, {"Authorization": KEY}):
+            response = client.request(method.upper(), path, json=body, headers=headers)
+            if path == "/health":
+                assert response.status_code == 200
+                continue
+            assert response.status_code == 401, (path, headers)
+            assert response.json()["error_type"] == "unauthorized"
+            assert response.headers["www-authenticate"] == "Bearer"
+        good = client.request(method.upper(), path, json=body, headers={"Authorization": f"Bearer {KEY}"})
+        assert good.status_code == 200, (path, good.text)
+
+
+def test_tgi_backend_sends_the_api_key(tiny_server: TGIServer, tiny_settings: Settings) -> None:
+    from rag.generation import GeneratorError, make_chat_model
+
+    with running_server(create_app(tiny_server, api_key=KEY)) as url:
+        keyed = tiny_settings.model_copy(
+            update={"generator_backend": "tgi", "generator_url": url, "generator_api_key": KEY}
+        )
+        model = make_chat_model(keyed)
+        assert model.warm_up()["model_id"] == tiny_server.model_id
+        assert model.invoke("Hallo").content
+        wrong = make_chat_model(keyed.model_copy(update={"generator_api_key": None}))
+        with pytest.raises(GeneratorError, match="401"):
+            wrong.invoke("Hallo")
+
+
+def test_bodies_over_the_payload_limit_get_413_before_tokenizing(
+    tiny_server: TGIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_tokenizing(*args: Any, **kwargs: Any) -> list[int]:
+        raise AssertionError("tokenized a request over the payload limit")
+
+    client = TestClient(create_app(tiny_server))  # TGI's default: 2 MB
+    monkeypatch.setattr(tiny_server.engine, "encode", no_tokenizing)
+    big = {"inputs": "Hallo " * 400_000, "parameters": {"max_new_tokens": 2}}
+    for path in ("/generate", "/generate_stream", "/v1/chat/completions"):
+        response = client.post(path, json=big)
+        assert response.status_code == 413, path
+        assert response.json()["error_type"] == "payload_too_large"
+    monkeypatch.undo()
+    small = TestClient(create_app(tiny_server, payload_limit=200))
+    chunked = small.post("/generate", content=iter([b'{"inputs": "', b"x" * 300, b'"}']))
+    assert chunked.status_code == 413
+    assert small.post("/generate", json=SMALL).status_code == 200
+
+
+def test_payload_limit_refuses_a_declared_length_without_reading() -> None:
+    import asyncio
+
+    from rag.serve.middleware import PayloadLimitMiddleware
+
+    sent: list[dict[str, Any]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app was called")
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/generate", "headers": [(b"content-length", b"3300000")]}
+    asyncio.run(PayloadLimitMiddleware(app)(scope, receive, send))
+    assert sent[0]["status"] == 413
+
+
+def test_overload_is_checked_before_tokenizing_on_every_route(
+    tiny_server: TGIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_tokenizing(*args: Any, **kwargs: Any) -> list[int]:
+        raise AssertionError("tokenized a request the server had no slot for")
+
+    monkeypatch.setattr(tiny_server.engine, "encode", no_tokenizing)
+    tiny_server.max_concurrent_requests = 0
+    client = TestClient(create_app(tiny_server))
+    too_long = "Hallo " * 5000  # would be a 422 after tokenizing
+    for path, body in [
+        ("/generate", {"inputs": too_long}),
+        ("/generate_stream", {"inputs": too_long}),
+        ("/", {"inputs": too_long, "stream": True}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": too_long}]}),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": too_long}], "stream": True}),
+    ]:
+        response = client.post(path, json=body)
+        assert response.status_code == 429, (path, response.text)
+        assert response.json()["error_type"] == "overloaded"
+
+
+def test_validation_failures_give_their_slot_back(tiny_server: TGIServer) -> None:
+    tiny_server.max_concurrent_requests = 1
+    client = TestClient(create_app(tiny_server))
+    for path, body in [
+        ("/generate", {"inputs": ""}),
+        ("/generate_stream", {"inputs": ""}),
+        ("/v1/chat/completions", {"messages": []}),
+        ("/v1/chat/completions", {"messages": [], "stream": True}),
+    ]:
+        assert client.post(path, json=body).status_code == 422, path
+    assert tiny_server._in_flight == 0
+    assert client.post("/generate", json=SMALL).status_code == 200
+
+
+def test_request_timeout_cancels_the_generation_with_a_clear_error(tiny_server: TGIServer) -> None:
+    tiny_server.request_timeout = 0.3
+    engine = tiny_server.engine
+    client = TestClient(create_app(tiny_server))
+    with engine.lock:  # another generation holds the model: queueing counts against the deadline
+        plain = client.post("/generate", json=SMALL)
+        chat = client.post("/v1/chat/completions", json={**CHAT, "max_tokens": 2})
+        streamed = client.post("/generate_stream", json=SMALL)
+    for response in (plain, chat):
+        assert response.status_code == 424
+        assert "timed out after 0.3 s" in response.json()["error"]
+    assert streamed.status_code == 200 and "timed out after 0.3 s" in streamed.text
+    deadline = time.monotonic() + 10
+    while engine.waiting and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert engine.waiting == 0 and tiny_server._in_flight == 0
+    tiny_server.request_timeout = 60
+    assert client.post("/generate", json=SMALL).status_code == 200
