@@ -107,8 +107,23 @@ def test_cpu_overlay_swaps_tgi_for_the_projects_server(compose: Compose) -> None
     assert tgi["entrypoint"] == ["heise-rag", "serve", "tgi"]
     assert tgi["command"][tgi["command"].index("--lora-adapters") + 1] == "answer=/adapters/answer"
     assert "devices" not in tgi["deploy"]["resources"].get("reservations", {})
-    assert "API_KEY" not in tgi["environment"]
     assert services["app"]["environment"]["HEISE_RAG_GENERATOR_URL"] == "http://tgi:80"
+
+
+def test_cpu_server_requires_the_key_the_app_sends(compose: Compose) -> None:
+    """The CPU server listens on 0.0.0.0 in its container: it must check the app's bearer token."""
+    from typer.main import get_command
+
+    from cli.main import app as cli_app
+
+    services = config(compose, str(CPU))["services"]
+    tgi, app = services["tgi"], services["app"]
+    assert tgi["command"][tgi["command"].index("--host") + 1] == "0.0.0.0"
+    assert tgi["environment"]["API_KEY"] == "change-me-tgi-api-key"
+    assert tgi["environment"]["API_KEY"] == app["environment"]["HEISE_RAG_GENERATOR_API_KEY"]
+    serve_tgi = get_command(cli_app).commands["serve"].commands["tgi"]  # type: ignore[attr-defined]
+    option = next(p for p in serve_tgi.params if p.name == "api_key")
+    assert "API_KEY" in option.envvar  # the variable the compose file sets is the one `serve tgi` reads
 
 
 def test_app_environment_is_valid_project_settings(compose: Compose) -> None:
