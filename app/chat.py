@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 # rag.generation here would load the model stack before the page draws.
 MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
 BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
+# Every session shares one in-process model, which answers one question at a time.
+WAITING_FOR_MODEL = "Warte auf das Modell … (es beantwortet gerade eine andere Frage)"
 
 
 @dataclass
@@ -54,12 +56,14 @@ def run_entry(
     """Answer ``entry``: yield the answer text as it streams, filling ``entry`` as stages finish.
 
     ``on_stage`` receives a German line for each slow stage before it starts (loading models,
-    rewriting a follow-up, searching), so the page can show what it is waiting for. Errors are
-    raised to the caller, which turns them into a German message.
+    rewriting a follow-up, searching, waiting for the in-process model while it answers another
+    session), so the page can show what it is waiting for; the waiting line may come from a
+    LangChain worker thread. Errors are raised to the caller, which turns them into a German message.
     """
     on_stage("Index und Modelle werden geladen …")
     started = time.perf_counter()
     from rag.core.answer import Answer
+    from rag.generation.local import notify_when_waiting
     from rag.pipelines.ask import AskOptions, check_question
     from rag.pipelines.components import build_pipeline
     from rag.pipelines.condense import condense_question, needs_context
@@ -76,14 +80,15 @@ def run_entry(
     turns = history_turns(history)
     if needs_context(entry.question, turns):
         on_stage("Folgefrage wird mit dem Verlauf zu einer eigenständigen Frage umformuliert …")
-    condensed = condense_question(chat_model, turns, entry.question)
-    entry.searched = condensed.question
-    if condensed.how != "typed":
-        entry.timings["condense"] = condensed.seconds
-    on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
-    for event in pipeline.stream(entry.searched, options, condensed.notices):
-        if isinstance(event, Answer):
-            entry.answer = event
-            entry.timings |= event.timings
-        else:
-            yield event
+    with notify_when_waiting(lambda: on_stage(WAITING_FOR_MODEL)):
+        condensed = condense_question(chat_model, turns, entry.question)
+        entry.searched = condensed.question
+        if condensed.how != "typed":
+            entry.timings["condense"] = condensed.seconds
+        on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
+        for event in pipeline.stream(entry.searched, options, condensed.notices):
+            if isinstance(event, Answer):
+                entry.answer = event
+                entry.timings |= event.timings
+            else:
+                yield event

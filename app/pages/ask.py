@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
@@ -97,6 +99,19 @@ def sidebar_options() -> tuple[dict[str, Any], str, DeltaGenerator]:
     return options, backend, sources_slot
 
 
+def from_any_thread(draw: Callable[[str], object]) -> Callable[[str], None]:
+    """``draw`` callable from LangChain's worker threads too: Streamlit draws only from threads that
+    carry the session's script context, so the callback hands this run's context to its thread."""
+    ctx = get_script_run_ctx()
+
+    def call(line: str) -> None:
+        if ctx is not None and get_script_run_ctx(suppress_warning=True) is None:
+            add_script_run_ctx(threading.current_thread(), ctx)
+        draw(line)
+
+    return call
+
+
 def answer(entry: ChatEntry, history: list[ChatEntry]) -> None:
     """Run ``entry`` and show it as it streams; the next rerun redraws it from the history."""
     with st.chat_message("user"):
@@ -106,7 +121,7 @@ def answer(entry: ChatEntry, history: list[ChatEntry]) -> None:
         text = st.empty()
 
         def tokens() -> Iterator[str]:
-            for number, token in enumerate(run_entry(entry, history, lambda line: stage.caption(line))):
+            for number, token in enumerate(run_entry(entry, history, from_any_thread(stage.caption))):
                 if number == 0:
                     stage.empty()
                 yield plain(token)

@@ -151,3 +151,26 @@ def test_sidebar_choices_match_the_library() -> None:
     """The page names modes and backends without importing the model stack; they must not drift."""
     assert set(MODE_LABELS) == set(MODES)
     assert set(BACKEND_LABELS) == set(BACKENDS)
+
+
+def test_a_question_waiting_for_the_busy_model_says_so_then_gets_its_answer(app_env: Settings) -> None:
+    """Two sessions share one in-process model: the second one's page shows that it waits."""
+    import threading
+    import time
+
+    from app import resources
+    from app.chat import WAITING_FOR_MODEL, ChatEntry, run_entry
+
+    engine = resources.chat_model("local").warm_up()  # the engine every session shares
+    entry = ChatEntry(question=QUESTION, options={"k": 2, "rerank": False}, backend="local")
+    stages: list[str] = []
+    tokens: list[str] = []
+    asker = threading.Thread(target=lambda: tokens.extend(run_entry(entry, [], stages.append)))
+    with engine.lock:  # the other session's answer is being generated
+        asker.start()
+        deadline = time.monotonic() + 120
+        while WAITING_FOR_MODEL not in stages and asker.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stages[-1] == WAITING_FOR_MODEL
+    asker.join(timeout=120)
+    assert entry.answer is not None and "".join(tokens)
