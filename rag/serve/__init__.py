@@ -12,6 +12,11 @@ adapters under ``data`` as OpenAI clients expect.
 ``--lora-adapters name=path``; an unknown ``adapter_id`` is a validation error, while an unknown
 ``model`` means the base model, since OpenAI clients always send some model name.
 
+Like TGI's router it can require ``Authorization: Bearer <api key>``, refuses bodies over a payload
+limit (413), takes a concurrency slot before tokenizing (429 when full) and bounds each generation
+by a request timeout.
+
 Layout: ``schemas`` (requests, response shapes), ``server`` (validation and generation over one
-engine), ``routes`` (the FastAPI app), ``startup`` (binding, loading, running).
+engine), ``middleware`` (API key, payload limit), ``defaults`` (the limits), ``routes`` (the FastAPI
+app), ``startup`` (binding, loading, running).
 """
