@@ -233,12 +233,68 @@ class Settings(BaseSettings):
         description="Largest file the app accepts for ingest, in MB; keep `server.maxUploadSize` in "
         "`.streamlit/config.toml` the same.",
     )
+    # Access control of the app (docs/ACCESS.md). With none of these set and no `[auth]` section in
+    # `.streamlit/secrets.toml`, the app is open to everyone who can reach it.
+    access_reader_secret: SecretStr | None = Field(
+        default=None, description="Shared secret that logs a reader into the app (asking, headlines)."
+    )
+    access_editor_secret: SecretStr | None = Field(
+        default=None, description="Shared secret that logs an editor into the app (reading and ingest)."
+    )
+    access_admin_secret: SecretStr | None = Field(
+        default=None, description="Shared secret that logs an admin into the app (everything, feedback)."
+    )
+    access_proxy_user_header: str | None = Field(
+        default=None,
+        description="Header in which a trusted reverse proxy names the logged-in user (e.g. "
+        "`X-Forwarded-User`); unset: such headers are ignored.",
+    )
+    access_proxy_groups_header: str = Field(
+        default="X-Forwarded-Groups",
+        description="Header in which the trusted reverse proxy lists the user's groups (comma-separated).",
+    )
+    access_readers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Users (e-mail or proxy user name) and `group:NAME` entries who may read; "
+        "empty: every logged-in user.",
+    )
+    access_editors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Users and `group:NAME` entries who may also change the index (ingest, upload).",
+    )
+    access_admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Users and `group:NAME` entries who may do everything, reading feedback included.",
+    )
 
     @field_validator("qdrant_tls_ca_cert", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         """Compose passes an unset variable as an empty string; an empty CA path means none."""
         return None if value == "" else value
+
+    @field_validator(
+        "access_reader_secret",
+        "access_editor_secret",
+        "access_admin_secret",
+        "access_proxy_user_header",
+        mode="before",
+    )
+    @classmethod
+    def _empty_access_value_is_unset(cls, value: object) -> object:
+        """An empty secret or header name (compose's unset variable) must not switch a mode on;
+        an empty secret would otherwise match an empty login form."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("access_readers", "access_editors", "access_admins", mode="before")
+    @classmethod
+    def _comma_separated_names(cls, value: object) -> object:
+        """Users and groups are listed as `a@example.org,group:redaktion`, compared without case."""
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            return [str(part).strip().lower() for part in value if str(part).strip()]
+        return value
 
     @field_validator("fetch_allowed_networks", mode="before")
     @classmethod
