@@ -9,6 +9,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# Without a login configured (docs/ACCESS.md) the app is open to whoever reaches it: localhost only.
+ADDRESS ?= 127.0.0.1
 # pip prints one warning per missing local mirror folder; they say nothing about this project.
 PIP_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
@@ -27,7 +29,7 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/heise-rag index build-default
-	$(BIN)/streamlit run app/main.py --server.headless true --server.port $(PORT) \
+	$(BIN)/streamlit run app/main.py --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
 # `docker compose` for people and tests: the docker CLI here has no compose plugin, so the plugin

@@ -1,9 +1,10 @@
 """Streamlit entry point: `streamlit run app/main.py`.
 
-Four pages: asking with sources (the default), the headline check for editors, the evaluation
-reports and the index. Page scripts live in `app/pages/`; models and the Qdrant client are loaded
-once per process by `app/resources.py` when a page first needs them, so every page draws at once
-and waits for models behind a spinner.
+Asking with sources (the default), the headline check for editors, the evaluation reports, the
+index and, for admins, the readers' feedback. Who may open what is decided here before any page
+draws (`app/access.py`, docs/ACCESS.md); pages check again for themselves. Page scripts live in
+`app/pages/`; models and the Qdrant client are loaded once per process by `app/resources.py` when
+a page first needs them, so every page draws at once and waits for models behind a spinner.
 """
 
 from __future__ import annotations
@@ -12,16 +13,21 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.login_view import gate, sidebar_account
+
 PAGES = Path(__file__).parent / "pages"
 
 st.set_page_config(page_title="heise-rag", page_icon="📰", layout="wide")
-navigation = st.navigation(
-    [
-        st.Page(PAGES / "ask.py", title="Fragen", icon=":material/forum:", default=True),
-        st.Page(PAGES / "headlines.py", title="Schlagzeilen-Check", icon=":material/title:"),
-        st.Page(PAGES / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
-        st.Page(PAGES / "index.py", title="Index", icon=":material/database:"),
-    ]
-)
+viewer = gate()
+pages = [
+    st.Page(PAGES / "ask.py", title="Fragen", icon=":material/forum:", default=True),
+    st.Page(PAGES / "headlines.py", title="Schlagzeilen-Check", icon=":material/title:"),
+    st.Page(PAGES / "evaluation.py", title="Evaluation", icon=":material/monitoring:"),
+    st.Page(PAGES / "index.py", title="Index", icon=":material/database:"),
+]
+if viewer.may("admin"):
+    pages.append(st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/thumbs_up_down:"))
+navigation = st.navigation(pages)
 st.sidebar.caption("heise-rag · Fragen mit Quellen und Schlagzeilen-Check für heise-online-Meldungen")
+sidebar_account(viewer)
 navigation.run()

@@ -14,6 +14,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
 from app.chat import BACKEND_LABELS, MODE_LABELS, ChatEntry, run_entry
+from app.login_view import require
 from app.safe_text import plain
 from rag.core.settings import get_settings
 
@@ -138,6 +139,7 @@ def answer(entry: ChatEntry, history: list[ChatEntry]) -> None:
 
 
 def main() -> None:
+    require("reader")
     st.title("Fragen an heise online")
     st.caption(
         "Antworten stützen sich nur auf Meldungen im Index und nennen ihre Quellen. "

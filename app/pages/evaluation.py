@@ -14,6 +14,7 @@ from app.eval_reports import (
     latest_by_kind,
     metrics_table,
 )
+from app.login_view import require
 from app.resources import repo_path
 from rag.core.settings import get_settings
 
@@ -42,6 +43,7 @@ def show_report(report: Report) -> None:
 
 
 def main() -> None:
+    require("reader")
     st.title("Evaluation")
     settings = get_settings()
     roots = [repo_path("reports"), settings.var_dir / "eval"]

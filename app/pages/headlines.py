@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.login_view import require
 from app.safe_text import plain
 from rag.core.settings import get_settings
 
@@ -99,6 +100,7 @@ def calibration_note(info: ClassifierInfo) -> str:
 
 
 def main() -> None:
+    require("reader")
     st.title("Schlagzeilen-Check")
     st.caption(
         "Wie wahrscheinlich zieht eine Schlagzeile viele Kommentare im heise-Forum? "

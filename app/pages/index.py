@@ -1,4 +1,8 @@
-"""Index: what the collection holds, the models behind it, and ingest from a feed or an upload."""
+"""Index: what the collection holds, the models behind it, and ingest from a feed or an upload.
+
+Everyone who may read sees the statistics; ingest changes what every reader is answered from, so
+its forms are drawn for editors only (`app/access.py`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import streamlit as st
 
 from app import resources
 from app.ingest_view import ingest_items, ingest_upload
+from app.login_view import open_access_notice, require
 from app.safe_text import plain
 from rag.core.settings import get_settings
 from rag.models.provision import model_state
@@ -144,15 +149,21 @@ def show_last_report() -> None:
 
 
 def main() -> None:
+    viewer = require("reader")
     st.title("Index")
+    if viewer.method == "open":
+        open_access_notice()
     show_stats()
     st.subheader("Artikel aufnehmen")
-    st.caption(
-        "Neue und geänderte Artikel werden eingebettet, unveränderte übersprungen; unbrauchbare Einträge "
-        "werden mit Grund aufgelistet."
-    )
-    ingest_form()
-    show_last_report()
+    if viewer.may("editor"):
+        st.caption(
+            "Neue und geänderte Artikel werden eingebettet, unveränderte übersprungen; unbrauchbare "
+            "Einträge werden mit Grund aufgelistet."
+        )
+        ingest_form()
+        show_last_report()
+    else:
+        st.info("Artikel aufnehmen darf, wer die Rolle „Redaktion“ hat.", icon=":material/lock:")
     with st.expander("Modelle"):
         st.dataframe(configured_models(), hide_index=True, width="stretch")
         st.caption(f"Modell-Cache: `{get_settings().model_cache_dir}`")
