@@ -11,6 +11,7 @@ feeds them from Streamlit.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -120,12 +121,14 @@ def viewer_from_headers(headers: Mapping[str, str], settings: Settings) -> Viewe
 def role_for_secret(typed: str, settings: Settings) -> Role | None:
     """The highest role whose shared secret is ``typed``, or None.
 
-    Every configured secret is compared, each in constant time (`hmac.compare_digest`), so the
-    answer's timing says nothing about how close a guess was or which secret it was near.
+    Every configured secret is compared, each in constant time (`hmac.compare_digest` over
+    SHA-256 digests, which also hides the secrets' lengths), so the answer's timing says nothing
+    about how close a guess was or which secret it was near.
     """
+    guess = hashlib.sha256(typed.encode()).digest()
     found: Role | None = None
     for role, secret in _secrets(settings).items():
-        if secret is not None and hmac.compare_digest(typed.encode(), secret.encode()):
+        if secret is not None and hmac.compare_digest(guess, hashlib.sha256(secret.encode()).digest()):
             found = role
     return found
 
@@ -147,6 +150,7 @@ def oidc_configured() -> bool:
 
 
 def current_method() -> Method:
+    """The configured way to recognise users, which decides the login screen."""
     return access_method(get_settings(), oidc_configured())
 
 
