@@ -58,7 +58,7 @@ _VALIDATION: dict[str, str] = {
     "url_type": "muss eine URL sein",
     "url_parsing": "ist keine gültige URL",
     "url_scheme": "muss mit {expected_schemes} beginnen",
-    "json_invalid": "ist kein gültiges JSON ({error})",
+    "json_invalid": "kein gültiges JSON (`{error}`)",
     "json_type": "muss JSON-Text sein",
     "path_type": "muss ein Pfad sein",
     "uuid_parsing": "ist keine gültige UUID",
