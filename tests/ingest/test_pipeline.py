@@ -170,7 +170,7 @@ def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path: Path) -
     settings = Settings(_env_file=None, qdrant_path=str(tmp_path / "q"))
     first = open_client(settings)
     try:
-        with pytest.raises(StoreUnavailableError, match=r"in use by another process.*HEISE_RAG_QDRANT_URL"):
+        with pytest.raises(StoreUnavailableError, match=r"anderen Prozess benutzt.*HEISE_RAG_QDRANT_URL"):
             open_client(settings)
     finally:
         first.close()
