@@ -118,7 +118,7 @@ def test_unreachable_server_raises_a_clear_error_naming_the_url(
     with pytest.raises(GeneratorUnavailableError) as caught:
         chat_model.invoke("Hallo")
     message = str(caught.value)
-    assert free_url in message and "nicht erreichbar" in message and "unreachable" in message
+    assert free_url in message and "nicht erreichbar" in message
     assert caught.value.url.startswith(free_url)
     assert time.monotonic() - started < 15
     with pytest.raises(GeneratorUnavailableError):
