@@ -8,6 +8,7 @@ import typer
 
 from cli import ask, engagement, eval_answers, eval_retrieval, index, train_answer, train_reranker
 from cli.errors import fail
+from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
@@ -15,7 +16,9 @@ from rag.models.provision import ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
 
-app = typer.Typer(help="heise-rag: German question answering over heise online news.", no_args_is_help=True)
+app = typer.Typer(
+    cls=GermanGroup, help="heise-rag: German question answering over heise online news.", no_args_is_help=True
+)
 models_app = typer.Typer(help="Offline model provisioning.", no_args_is_help=True)
 data_app = typer.Typer(help="Data files under the ignored data folder.", no_args_is_help=True)
 app.add_typer(models_app, name="models")

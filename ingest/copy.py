@@ -30,14 +30,14 @@ def copy_collection(
     upserts overwrite instead of duplicating, and the completion mark is written last.
     """
     if not source.exists():
-        raise ValueError(f"collection {source.collection!r} does not exist")
+        raise ValueError(f"Sammlung {source.collection!r} gibt es nicht")
     if target.exists():
         meta = target.metadata()
         if meta.get(COPIED_FROM) == source.collection and meta.get("copy_complete"):
             return 0
         if meta.get(COPIED_FROM) != source.collection:
             raise ValueError(
-                f"collection {target.collection!r} exists and is not a copy of {source.collection!r}"
+                f"Sammlung {target.collection!r} gibt es schon und ist keine Kopie von {source.collection!r}"
             )
     else:
         meta = source.metadata()

@@ -114,9 +114,9 @@ class Indexer:
         meta = self.store.metadata()
         if meta.get("dim") != self.embedder.dim:
             raise ValueError(
-                f"collection {self.store.collection!r} holds {meta.get('dim')}-dim vectors of "
-                f"{meta.get('embedding_model')!r}; the configured embedder gives {self.embedder.dim}. "
-                "Use another collection name or the model the collection was built with."
+                f"Sammlung {self.store.collection!r} enthält {meta.get('dim')}-dimensionale Vektoren von "
+                f"{meta.get('embedding_model')!r}; der eingestellte Encoder liefert {self.embedder.dim}. "
+                "Bitte eine andere Sammlung wählen oder das Modell, mit dem die Sammlung gebaut wurde."
             )
         self._bm25 = GermanBM25(avgdl=float(meta["bm25_avgdl"]))  # type: ignore[arg-type]
         return self._bm25
@@ -177,7 +177,7 @@ class Indexer:
                 continue
             key = article_key(item.source, item.id)
             if key in seen:
-                report.skipped.append(Skipped(location=key, reason="duplicate article id in this ingest"))
+                report.skipped.append(Skipped(location=key, reason="Artikel-ID in dieser Aufnahme doppelt"))
                 continue
             seen.add(key)
             if problem := date_problem(item.published_at):

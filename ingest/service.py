@@ -32,10 +32,10 @@ def make_indexer(settings: Settings, store: VectorStore, embedder: Embedder | No
 def read_source(name: str, location: str | None, settings: Settings) -> Iterable[Article | Skipped]:
     """Items of a named source at ``location`` (or its default), with a clear error for bad names."""
     if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; known: {', '.join(SOURCES)}")
+        raise ValueError(f"unbekannte Quelle {name!r}; bekannt: {', '.join(SOURCES)}")
     location = location or default_locations(settings).get(name)
     if location is None:
-        raise ValueError(f"source {name!r} needs a path or URL")
+        raise ValueError(f"die Quelle {name!r} braucht einen Pfad oder eine URL")
     return SOURCES[name](location)
 
 

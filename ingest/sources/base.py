@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from ingest.sources.fetch import FetchError, InputLimits, fetch, gunzip
 from rag.core.csv_lines import BrokenLine, csv_lines
 from rag.core.domain import BERLIN, Article, Skipped
+from rag.core.german import os_error_reason, validation_reason
 from rag.core.settings import get_settings
 
 SourceItem = Article | Skipped
@@ -65,9 +66,29 @@ def read_location(location: str | os.PathLike[str], *, limits: InputLimits | Non
         if payload.data.startswith(_GZIP_MAGIC):
             payload = Payload(gunzip(payload.data, limits.max_decompressed_bytes), payload.charset)
     except (OSError, EOFError, zlib.error, FetchError, httpx.HTTPError, httpx.InvalidURL) as err:
-        verb = "fetch" if is_url(name) else "read"
-        raise UnreadableLocation(f"cannot {verb} {name}: {err}") from err
+        verb = "abrufbar" if is_url(name) else "lesbar"
+        raise UnreadableLocation(f"{name} nicht {verb}: {_unreadable_reason(err)}") from err
     return payload
+
+
+def _unreadable_reason(err: Exception) -> str:
+    """Why an input could not be read, in German: the project's own refusals as they are worded,
+    the errors of the OS, zlib and httpx (English) by their kind."""
+    if isinstance(err, FetchError):
+        return str(err)
+    if isinstance(err, OSError):
+        return os_error_reason(err)
+    if isinstance(err, EOFError | zlib.error):
+        return "beschädigte gzip-Daten"
+    if isinstance(err, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return "ungültige URL"
+    if isinstance(err, httpx.TooManyRedirects):
+        return "zu viele Weiterleitungen"
+    if isinstance(err, httpx.TimeoutException):
+        return "Zeitüberschreitung"
+    if isinstance(err, httpx.ConnectError):
+        return "keine Verbindung zum Server (Name nicht auflösbar oder Verbindung abgelehnt)"
+    return f"Netzwerkfehler ({type(err).__name__})"
 
 
 def read_text(name: str) -> str | Skipped:
@@ -90,20 +111,11 @@ def text_problem(text: str) -> str | None:
     except UnicodeEncodeError as err:
         code = ord(err.object[err.start])
         if 0xDC80 <= code <= 0xDCFF:  # a byte kept by decode_text's surrogateescape
-            return f"not valid UTF-8 (byte 0x{code - 0xDC00:02x})"
-        return "not valid UTF-8 (lone surrogate)"
+            return f"kein gültiges UTF-8 (Byte 0x{code - 0xDC00:02x})"
+        return "kein gültiges UTF-8 (einzelnes Surrogat)"
     if match := _CONTROL.search(text):
-        return f"binary data (control character {match.group()!r})"
+        return f"Binärdaten (Steuerzeichen {match.group()!r})"
     return None
-
-
-def validation_reason(err: ValidationError) -> str:
-    """Pydantic's messages in one line, each prefixed with the field it concerns."""
-    parts = []
-    for error in err.errors():
-        field = ".".join(str(part) for part in error["loc"])
-        parts.append(f"{field}: {error['msg']}" if field else error["msg"])
-    return "; ".join(parts)
 
 
 def _texts(fields: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -152,7 +164,7 @@ class FirstSeen:
         if isinstance(item, Skipped):
             return item
         if first := self._where.get(item.id):
-            return Skipped(location=location, reason=f"duplicate id {item.id!r}, first at {first}")
+            return Skipped(location=location, reason=f"doppelte ID {item.id!r}, zuerst in {first}")
         self._where[item.id] = location
         return item
 
@@ -165,7 +177,7 @@ def csv_rows(name: str, text: str, **fmtparams: Any) -> Iterator[tuple[int, list
     """
     for row in csv_lines(text, **fmtparams):
         if isinstance(row, BrokenLine):
-            yield Skipped(location=f"{name}:{row.line}", reason=f"malformed CSV: {row.error}")
+            yield Skipped(location=f"{name}:{row.line}", reason=f"fehlerhafte CSV-Zeile: {row.error}")
         else:
             yield row
 

@@ -57,7 +57,7 @@ def _published(entry: feedparser.FeedParserDict) -> datetime | None:
         if raw := dict.get(entry, key):
             parsed: time.struct_time | None = dict.get(entry, f"{key}_parsed")
             if parsed is None:
-                raise ValueError(f"unparseable {key} date {raw!r}")
+                raise ValueError(f"Datum {key} {raw!r} nicht lesbar")
             return datetime(*parsed[:6], tzinfo=UTC)
     return None
 
@@ -69,7 +69,7 @@ def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
 def _entry_article(entry: feedparser.FeedParserDict, where: str, feed_site: str) -> SourceItem:
     link, entry_id = entry.get("link"), entry.get("id")
     if not (link or entry_id):
-        return Skipped(location=where, reason="entry has neither a link nor an id")
+        return Skipped(location=where, reason="Eintrag hat weder Link noch ID")
     ids = [article_id(key) for key in (link, entry_id) if key]
     # A heise number from either the link or the entry id, else the hash of the first of them.
     heise_number = next((value for value in ids if value.isdigit()), None)
@@ -94,7 +94,7 @@ def _with_page(article: Article, link: str, limits: InputLimits | None) -> tuple
     """The article with the body (and missing metadata) of its linked page; the page's problem if any."""
     page = html_article(link, limits=limits)
     if isinstance(page, Skipped):
-        return article, Skipped(location=link, reason=f"article page not used: {page.reason}")
+        return article, Skipped(location=link, reason=f"Artikelseite nicht genutzt: {page.reason}")
     update = {
         "body": page.body,
         "teaser": article.teaser or page.teaser,
@@ -122,8 +122,9 @@ def read_feed(
         return
     parsed = feedparser.parse(payload.data)  # bytes: feedparser must never fetch anything itself
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
-        cause = parsed.get("bozo_exception") or "no RSS or Atom structure found"
-        yield Skipped(location=name, reason=f"not a feed: {cause}")
+        cause = parsed.get("bozo_exception")  # the XML parser's own (English) words, quoted as such
+        detail = f"XML-Fehler `{cause}`" if cause else "keine RSS- oder Atom-Struktur"
+        yield Skipped(location=name, reason=f"kein Feed: {detail}")
         return
     feed_site = site_name(parsed.feed.get("link") or name) or "feed"
     keep_first = FirstSeen()

@@ -66,11 +66,11 @@ def non_public_kind(address: IPAddress) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped  # ::ffff:127.0.0.1 reaches 127.0.0.1
     for kind, found in (
-        ("loopback", address.is_loopback),
-        ("link-local", address.is_link_local),
-        ("private", address.is_private),
-        ("multicast", address.is_multicast),
-        ("non-public", not address.is_global),
+        ("Loopback-Adresse", address.is_loopback),
+        ("Link-local-Adresse", address.is_link_local),
+        ("private Adresse", address.is_private),
+        ("Multicast-Adresse", address.is_multicast),
+        ("nicht öffentliche Adresse", not address.is_global),
     ):
         if found:
             return kind
@@ -88,8 +88,8 @@ class _PublicOnlyBackend(httpcore.NetworkBackend):
         kind = non_public_kind(address)
         if kind and not any(address in network for network in self._allowed):
             raise InputRefused(
-                f"refused: {host} is at {address}, a {kind} address "
-                "(HEISE_RAG_FETCH_ALLOWED_NETWORKS lets fetches reach chosen networks)"
+                f"abgelehnt: {host} liegt auf {address} ({kind}) "
+                "(HEISE_RAG_FETCH_ALLOWED_NETWORKS gibt gewählte Netze frei)"
             )
 
     def connect_tcp(
@@ -103,7 +103,7 @@ class _PublicOnlyBackend(httpcore.NetworkBackend):
         try:
             found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as err:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {err}") from err
+            raise httpcore.ConnectError(f"{host} nicht auflösbar: {err}") from err
         addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in found))
         for address in addresses:  # every address first: the connection may use any of them
             self._check(host, address)
@@ -144,7 +144,7 @@ def gunzip(data: bytes, limit: int) -> bytes:
         while data and not inflater.eof:
             out += inflater.decompress(data, limit + 1 - len(out))
             if len(out) > limit:
-                raise InputRefused(f"refused: gzip data decompresses to more than {limit} bytes")
+                raise InputRefused(f"abgelehnt: die gzip-Daten werden entpackt größer als {limit} Bytes")
             data = inflater.unconsumed_tail
         if not inflater.eof:
             raise EOFError("Compressed file ended before the end-of-stream marker was reached")
@@ -155,19 +155,19 @@ def gunzip(data: bytes, limit: int) -> bytes:
 def _body(response: httpx.Response, limits: InputLimits, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limits.max_fetch_bytes:
-        raise InputRefused(f"refused: {declared} bytes, more than the limit of {limits.max_fetch_bytes}")
+        raise InputRefused(f"abgelehnt: {declared} Bytes, mehr als die Grenze von {limits.max_fetch_bytes}")
     body = bytearray()
     for chunk in response.iter_raw():  # as sent: the Content-Encoding is undone below, with a cap
         body += chunk
         if len(body) > limits.max_fetch_bytes:
-            raise InputRefused(f"refused: more than the limit of {limits.max_fetch_bytes} bytes")
+            raise InputRefused(f"abgelehnt: mehr als die Grenze von {limits.max_fetch_bytes} Bytes")
         if time.monotonic() > deadline:
-            raise InputRefused(f"refused: took longer than {limits.timeout_s:g} s")
+            raise InputRefused(f"abgelehnt: dauerte länger als {limits.timeout_s:g} s")
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding in ("gzip", "x-gzip"):
         return gunzip(bytes(body), limits.max_decompressed_bytes)
     if encoding != "identity":
-        raise FetchError(f"unsupported Content-Encoding {encoding!r}")
+        raise FetchError(f"Content-Encoding {encoding!r} wird nicht unterstützt")
     return bytes(body)
 
 
@@ -188,5 +188,5 @@ def fetch(url: str, limits: InputLimits) -> tuple[bytes, str | None]:
     )
     with client, client.stream("GET", url) as response:
         if response.is_error:
-            raise FetchError(f"HTTP Error {response.status_code}: {response.reason_phrase}")
+            raise FetchError(f"HTTP-Fehler {response.status_code}")
         return _body(response, limits, deadline), response.charset_encoding

@@ -60,12 +60,12 @@ def shorten(text: str, limit: int = TITLE_MAX_CHARS) -> str:
 
 def _article(fields: list[str], article_id: str, where: str) -> SourceItem:
     if len(fields) != 2:
-        return Skipped(location=where, reason=f"expected 2 columns (label;text), found {len(fields)}")
+        return Skipped(location=where, reason=f"2 Spalten erwartet (label;text), {len(fields)} gefunden")
     label, text = (field.strip() for field in fields)
     if not label:
-        return Skipped(location=where, reason="empty label")
+        return Skipped(location=where, reason="leeres Label")
     if not text:
-        return Skipped(location=where, reason="empty text")
+        return Skipped(location=where, reason="leerer Text")
     lead, rest = split_lead(text)
     lead = " ".join(lead.split())  # the data has stray double spaces; the title collapses them too
     return build_article(

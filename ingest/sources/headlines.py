@@ -30,7 +30,7 @@ _NUMBER = re.compile(r"[0-9]+")
 def _heise_id(text: str) -> str:
     value = text.strip()
     if not _NUMBER.fullmatch(value):
-        raise ValueError(f"id {text!r} is not a heise article number")
+        raise ValueError(f"ID {text!r} ist keine heise-Artikelnummer")
     return value
 
 
@@ -43,7 +43,7 @@ def _comments(text: str) -> int | None:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value >= 0 and value.is_integer()):
-        raise ValueError(f"comments {text!r} is not a count")
+        raise ValueError(f"comments {text!r} ist keine Anzahl")
     return int(value)
 
 
@@ -51,12 +51,12 @@ def _published(text: str) -> datetime:
     try:
         return as_aware(datetime.fromisoformat(text.strip()))
     except ValueError:
-        raise ValueError(f"unparseable time {text!r}") from None
+        raise ValueError(f"Zeitpunkt {text!r} nicht lesbar") from None
 
 
 def _article(fields: list[str], columns: dict[str, int], width: int, where: str) -> SourceItem:
     if len(fields) != width:
-        return Skipped(location=where, reason=f"expected {width} columns, found {len(fields)}")
+        return Skipped(location=where, reason=f"{width} Spalten erwartet, {len(fields)} gefunden")
     try:
         heise_id = _heise_id(fields[columns["id"]])
         comments = _comments(fields[columns["comments"]])
@@ -84,12 +84,12 @@ def read_headlines(location: str | os.PathLike[str]) -> Iterator[SourceItem]:
     rows = csv_rows(name, text)
     header = next(rows, None)
     if not isinstance(header, tuple):
-        yield header or Skipped(location=name, reason="empty file, no header row")
+        yield header or Skipped(location=name, reason="leere Datei, keine Kopfzeile")
         return
     header_line, names = header
     columns = {column.strip(): i for i, column in enumerate(names)}
     if missing := [column for column in REQUIRED_COLUMNS if column not in columns]:
-        reason = f"not a heise headline CSV: no column(s) {missing}"
+        reason = f"keine heise-Schlagzeilen-CSV: Spalte(n) {missing} fehlen"
         yield Skipped(location=f"{name}:{header_line}", reason=reason)
         return
     keep_first = FirstSeen()

@@ -116,13 +116,13 @@ def extract_article(html: str, location: str, *, page_url: str | None = None) ->
     )
     # A Document (never the dict form, as_dict is off), or None when nothing was found.
     if not isinstance(document, Document) or not document.text or not document.text.strip():
-        return Skipped(location=location, reason="no article found: the page has no extractable main text")
+        return Skipped(
+            location=location, reason="kein Artikel gefunden: die Seite hat keinen erkennbaren Haupttext"
+        )
     title, teaser = document.title or "", document.description or ""
     body = "\n\n".join(_paragraphs(document.text, title, teaser))
     if len(body) < MIN_BODY_CHARS:
-        return Skipped(
-            location=location, reason=f"no article found: only {len(body)} characters of main text"
-        )
+        return Skipped(location=location, reason=f"kein Artikel gefunden: nur {len(body)} Zeichen Haupttext")
     url = _canonical_url(document.url, page_url)
     return build_article(
         location,

@@ -18,9 +18,9 @@ from ingest.sources.base import (
     read_text,
     screen,
     text_problem,
-    validation_reason,
 )
 from rag.core.domain import Article, Skipped
+from rag.core.german import validation_reason
 
 
 def read_jsonl(location: str | os.PathLike[str]) -> Iterator[SourceItem]:

@@ -31,13 +31,15 @@ def _paragraphs(
     paragraphs = entry.get("paragraphs") if isinstance(entry, dict) else None
     if not isinstance(title, str) or not isinstance(paragraphs, list):
         where = f"{name}:data[{index}]"
-        yield Skipped(location=where, reason="not a SQuAD article: needs a 'title' and 'paragraphs' list")
+        yield Skipped(
+            location=where, reason="kein SQuAD-Artikel: braucht 'title' und eine Liste 'paragraphs'"
+        )
         return
     for number, paragraph in enumerate(paragraphs):
         where = f"{name}:{title}#{number}"
         context = paragraph.get("context") if isinstance(paragraph, dict) else None
         if not isinstance(context, str) or not context.strip():
-            yield Skipped(location=where, reason="paragraph has no 'context' text")
+            yield Skipped(location=where, reason="Absatz ohne Text in 'context'")
             continue
         # Titles are Wikipedia page names ("Super_Bowl_50"); spaces read (and embed) as words.
         item = build_article(
@@ -55,11 +57,11 @@ def read_squad(location: str | os.PathLike[str], *, source: str = "xquad") -> It
         yield Skipped(location=name, reason=str(err))
         return
     except json.JSONDecodeError as err:
-        yield Skipped(location=name, reason=f"not JSON: {err}")
+        yield Skipped(location=name, reason=f"kein JSON (Zeile {err.lineno}, Spalte {err.colno})")
         return
     entries = document.get("data") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        yield Skipped(location=name, reason="not SQuAD JSON: no top-level 'data' list")
+        yield Skipped(location=name, reason="kein SQuAD-JSON: keine Liste 'data' auf oberster Ebene")
         return
     keep_first = FirstSeen()
     for index, entry in enumerate(entries):

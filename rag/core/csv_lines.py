@@ -11,6 +11,7 @@ quoted field cannot span lines. Ingest sources and ``predict-headline`` share th
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,35 @@ from typing import Any
 
 @dataclass(frozen=True)
 class BrokenLine:
-    """A line csv cannot parse: its 1-based number and csv's (English) message."""
+    """A line csv cannot parse: its 1-based number and why, in German (``german_csv_error``)."""
 
     line: int
     error: str
+
+
+# The csv module's messages (CPython's _csv.c) -> German; the inputs are users' files.
+_CSV_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), template)
+    for pattern, template in (
+        (r"unexpected end of data", "Anführungszeichen nicht geschlossen"),
+        (r"'(?P<want>.)' expected after '(?P<after>.)'", "nach '{after}' fehlt '{want}'"),
+        (
+            r"new-line character seen in unquoted field.*",
+            "Zeilenumbruch in einem Feld ohne Anführungszeichen",
+        ),
+        (r"line contains NUL", "Zeile enthält ein NUL-Zeichen"),
+        (r"field larger than field limit \((?P<limit>\d+)\)", "Feld länger als {limit} Zeichen"),
+    )
+)
+
+
+def german_csv_error(err: csv.Error) -> str:
+    """csv's message in German; one not listed is quoted as code, so it still says what happened."""
+    text = str(err)
+    for pattern, template in _CSV_ERRORS:
+        if match := pattern.fullmatch(text):
+            return template.format(**match.groupdict())
+    return f"`{text}`"
 
 
 def csv_lines(
@@ -34,6 +60,6 @@ def csv_lines(
         try:
             fields = next(csv.reader([line.removesuffix("\r")], dialect, strict=True, **fmtparams))
         except csv.Error as err:
-            yield BrokenLine(number, str(err))
+            yield BrokenLine(number, german_csv_error(err))
         else:
             yield number, fields

@@ -36,7 +36,7 @@ class Article(BaseModel):
     def _title_has_text(cls, value: str) -> str:
         value = " ".join(value.split())
         if not value:
-            raise ValueError("title is empty")
+            raise ValueError("Titel ist leer")
         return value
 
     @property

@@ -22,7 +22,7 @@ def date_problem(published_at: datetime | None) -> str | None:
         return None
     day = published_at.date().isoformat()
     if published_at < EARLIEST_PLAUSIBLE:
-        return f"implausible publication date {day}: before {EARLIEST_PLAUSIBLE:%Y}"
+        return f"unplausibles Erscheinungsdatum {day}: vor {EARLIEST_PLAUSIBLE:%Y}"
     if published_at > datetime.now(UTC) + FUTURE_SLACK:
-        return f"implausible publication date {day}: in the future"
+        return f"unplausibles Erscheinungsdatum {day}: in der Zukunft"
     return None

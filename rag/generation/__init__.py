@@ -44,14 +44,10 @@ def make_chat_model(settings: Settings, backend: str | None = None) -> BaseChatM
             temperature=settings.generator_temperature,
         )
     if backend not in BACKENDS:
-        raise GeneratorError(
-            f"Unbekanntes Generator-Backend / unknown generator backend {backend!r}; "
-            f"erwartet / expected: {', '.join(BACKENDS)}"
-        )
+        raise GeneratorError(f"Unbekanntes Generator-Backend {backend!r}; erwartet: {', '.join(BACKENDS)}")
     if not settings.generator_url:
         raise GeneratorError(
-            f"Für das Backend {backend!r} fehlt HEISE_RAG_GENERATOR_URL (z. B. http://127.0.0.1:8080) / "
-            f"backend {backend!r} needs HEISE_RAG_GENERATOR_URL"
+            f"Für das Backend {backend!r} fehlt HEISE_RAG_GENERATOR_URL (z. B. http://127.0.0.1:8080)"
         )
     if backend == "tgi":
         from rag.generation.tgi import TGIChatModel

@@ -280,9 +280,7 @@ class GenerationStream:
                 if item is _END:
                     break
                 if isinstance(item, BaseException):
-                    raise GeneratorError(
-                        f"Generierung fehlgeschlagen / generation failed ({engine.name}): {item}"
-                    ) from item
+                    raise GeneratorError(f"Generierung fehlgeschlagen ({engine.name}): {item}") from item
                 token_id, logprob, top = item
                 self._ids.append(token_id)
                 self.generated_tokens += 1

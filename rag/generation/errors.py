@@ -16,8 +16,7 @@ class GeneratorUnavailableError(GeneratorError):
         super().__init__(
             f"Der Generator-Server unter {url} ist nicht erreichbar ({reason}). Läuft er? Lokal startet "
             f"`heise-rag serve tgi` einen; sonst HEISE_RAG_GENERATOR_URL prüfen oder "
-            f"HEISE_RAG_GENERATOR_BACKEND=local setzen. / The generator server at {url} is unreachable "
-            f"({reason}); is it running?"
+            f"HEISE_RAG_GENERATOR_BACKEND=local setzen."
         )
 
 
@@ -26,7 +25,4 @@ class GenerationTimeoutError(GeneratorError):
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        super().__init__(
-            f"Zeitlimit von {seconds:g} s überschritten, die Generierung wurde abgebrochen / "
-            f"request timed out after {seconds:g} s; generation cancelled"
-        )
+        super().__init__(f"Zeitlimit von {seconds:g} s überschritten, die Generierung wurde abgebrochen")

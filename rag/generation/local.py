@@ -128,8 +128,8 @@ class LocalChatModel(StreamingChatModel):
         sampling = self._sampling(stop, kwargs)
         if len(input_ids) + sampling.max_new_tokens > engine.max_position:
             raise GeneratorError(
-                f"Der Prompt ist zu lang für {self.model} / the prompt is too long: {len(input_ids)} Tokens "
-                f"+ {sampling.max_new_tokens} neue > Kontext / context {engine.max_position}"
+                f"Der Prompt ist zu lang für {self.model}: {len(input_ids)} Tokens "
+                f"+ {sampling.max_new_tokens} neue > Kontext {engine.max_position}"
             )
         generation = engine.stream(
             input_ids,

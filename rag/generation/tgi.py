@@ -141,7 +141,7 @@ class TGIChatModel(StreamingChatModel):
             if attempt < self.retries:
                 time.sleep(delay)
                 delay *= 2
-        raise GeneratorUnavailableError(self.root, f"{_reason(last)}; {self.retries + 1} Versuche / attempts")
+        raise GeneratorUnavailableError(self.root, f"{_reason(last)}; {self.retries + 1} Versuche")
 
     def _server_error(self, exc: BaseException) -> GeneratorError:
         return GeneratorError(
@@ -211,9 +211,7 @@ class TGIChatModel(StreamingChatModel):
         kwargs: dict[str, Any],
     ) -> Iterator[tuple[str, str | None, tuple[int, int] | None]]:
         if not self.tokenizer_model or self.model_cache_dir is None:
-            raise GeneratorError(
-                "api='generate' braucht tokenizer_model / needs tokenizer_model for the template"
-            )
+            raise GeneratorError("api='generate' braucht tokenizer_model für die Vorlage")
         tokenizer = _chat_tokenizer(resolve_model(self.tokenizer_model, self.model_cache_dir))
         prompt = tokenizer.apply_chat_template(
             to_chat_dicts(messages), tokenize=False, add_generation_prompt=True

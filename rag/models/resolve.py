@@ -18,6 +18,10 @@ TRAINED_MODELS: dict[str, Path] = {
 }
 
 
+# A model folder's state as users read it.
+_STATUS_DE = {"missing": "nicht bereitgestellt", "stale": "veraltet"}
+
+
 class ModelNotProvisionedError(RuntimeError):
     """A registered model name was configured but its folder is not ready."""
 
@@ -32,7 +36,8 @@ def resolve_model(value: str, cache_dir: Path) -> str:
     state = model_state(spec, cache_dir)
     if state.status != "ready":
         raise ModelNotProvisionedError(
-            f"model {value!r} is {state.status} in {cache_dir}; run `heise-rag models provision "
-            f"--name {value}` (or `make test` / `make run`, which provision every model)."
+            f"Modell {value!r} ist in {cache_dir} {_STATUS_DE.get(state.status, state.status)}; "
+            f"bitte `heise-rag models provision --name {value}` ausführen (oder `make test` / "
+            "`make run`, die jedes Modell bereitstellen)."
         )
     return str(state.path)

@@ -31,7 +31,7 @@ import qdrant_edge as qe
 from qdrant_client import models
 from qdrant_client.http import models as rest  # `models.QueryResponse` is fastembed's namesake
 
-from rag.store.layout import CollectionLayout, StoreUnavailableError
+from rag.store.layout import CollectionLayout, store_in_use
 
 META_FILE = "collection.json"
 
@@ -226,11 +226,7 @@ class EdgeClient:
             except Exception as exc:  # the bindings raise plain Exception
                 if "WouldBlock" not in str(exc):
                     raise
-                raise StoreUnavailableError(
-                    f"the embedded Qdrant store at {self.root.parent} is in use by another process. "
-                    "Embedded mode allows one process per folder: stop the other process, or run a "
-                    "Qdrant server and set HEISE_RAG_QDRANT_URL for concurrent access."
-                ) from exc
+                raise store_in_use(self.root.parent) from exc
             self._open[name] = _Collection(shard)
         return self._open[name]
 

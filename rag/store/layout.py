@@ -19,7 +19,18 @@ SPARSE = "bm25"
 
 
 class StoreUnavailableError(RuntimeError):
-    """The configured Qdrant store cannot be opened; the message names it and the remedy."""
+    """The configured Qdrant store cannot be opened; the message (German: users see it) names it and
+    the remedy."""
+
+
+def store_in_use(path: object) -> StoreUnavailableError:
+    """The error for an embedded store that another process holds, for either embedded engine."""
+    return StoreUnavailableError(
+        f"Der eingebettete Qdrant-Speicher in {path} wird von einem anderen Prozess benutzt (der App "
+        "oder einer anderen Aufnahme). Eingebettet darf nur ein Prozess je Ordner zugreifen: den anderen "
+        "Prozess beenden, oder für gleichzeitigen Zugriff einen Qdrant-Server starten und "
+        "HEISE_RAG_QDRANT_URL setzen."
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from rag.core.payload import COMPLETENESS_FIELDS, article_key
 from rag.core.settings import Settings
-from rag.store.layout import CollectionLayout, StoreUnavailableError
+from rag.store.layout import CollectionLayout, StoreUnavailableError, store_in_use
 
 if TYPE_CHECKING:
     from rag.store.edge import EdgeClient
@@ -58,11 +58,7 @@ def open_client(settings: Settings) -> ConfiguredClient | EdgeClient:
     except RuntimeError as exc:
         if "already accessed" not in str(exc):
             raise
-        raise StoreUnavailableError(
-            f"the embedded Qdrant store at {path} is in use by another process (the app or another "
-            "ingest). Embedded mode allows one process per folder: stop the other process, or run a "
-            "Qdrant server and set HEISE_RAG_QDRANT_URL for concurrent access."
-        ) from exc
+        raise store_in_use(path) from exc
 
 
 @dataclass
@@ -111,8 +107,7 @@ class VectorStore:
                     url = self.client.init_options.get("url")
                     raise StoreUnavailableError(
                         f"Qdrant unter {url} ist nicht erreichbar ({exc}). Läuft der Server? Sonst "
-                        "HEISE_RAG_QDRANT_URL prüfen oder leeren (eingebetteter Speicher). / "
-                        f"Qdrant at {url} is unreachable."
+                        "HEISE_RAG_QDRANT_URL prüfen oder leeren (eingebetteter Speicher)."
                     ) from exc
                 time.sleep(self._backoff * 2**attempt)
         raise AssertionError("unreachable")

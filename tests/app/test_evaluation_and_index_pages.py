@@ -98,7 +98,7 @@ def test_index_page_shows_stats_and_ingests_a_feed_and_an_upload(
     next(b for b in page.button if b.label == "Feed aufnehmen").click().run()
     assert not page.exception and not page.error
     assert "1 neu" in page.success[0].value
-    assert skipped_reasons(page) == ["title: String should have at least 1 character"]
+    assert skipped_reasons(page) == ["title: muss mindestens 1 Zeichen haben"]
     assert metric(page, "Artikel") == "4"
 
     lines = [

@@ -34,9 +34,9 @@ def test_copy_keeps_points_metadata_and_ranking(ask_env: Settings) -> None:
         ]
         assert ranked[0] == ranked[1] and ranked[0][0] == "7000001"
         assert copy_collection(source, target) == 0  # finished copies are left alone
-        with pytest.raises(ValueError, match="is not a copy of"):
+        with pytest.raises(ValueError, match="ist keine Kopie von"):
             copy_collection(target, source)
-        with pytest.raises(ValueError, match="does not exist"):
+        with pytest.raises(ValueError, match="gibt es nicht"):
             copy_collection(VectorStore(client, "fehlt"), VectorStore(client, "neu"))
     finally:
         client.close()
@@ -48,4 +48,4 @@ def test_cli_copy(ask_env: Settings) -> None:
     again = runner.invoke(app, ["index", "copy", ask_env.collection, "kopie"])
     assert again.exit_code == 0 and "bereits eine vollständige Kopie" in again.output
     missing = runner.invoke(app, ["index", "copy", "fehlt", "x"])
-    assert missing.exit_code == 1 and "does not exist" in missing.output
+    assert missing.exit_code == 1 and "gibt es nicht" in missing.output

@@ -99,7 +99,9 @@ def test_ingest_is_incremental_and_removes_leftover_chunks(indexer: Indexer) -> 
 def test_duplicate_ids_in_one_ingest_are_reported(indexer: Indexer) -> None:
     report = indexer.ingest([article(1), article(1, title="Andere Überschrift")])
     assert report.new == 1
-    assert report.skipped == [Skipped(location="heise:6000001", reason="duplicate article id in this ingest")]
+    assert report.skipped == [
+        Skipped(location="heise:6000001", reason="Artikel-ID in dieser Aufnahme doppelt")
+    ]
 
 
 def test_interrupted_ingest_is_finished_without_duplicates(indexer: Indexer) -> None:
@@ -136,8 +138,8 @@ def test_implausible_dates_are_reported_and_kept_or_skipped_by_setting(
     report = Indexer(store, embedder, chunker, implausible_dates=policy).ingest(items)
     client.close()
     problems = [
-        ("heise:6000001", "implausible publication date 0001-01-01: before 1995"),
-        ("heise:6000003", "implausible publication date 2099-12-31: in the future"),
+        ("heise:6000001", "unplausibles Erscheinungsdatum 0001-01-01: vor 1995"),
+        ("heise:6000003", "unplausibles Erscheinungsdatum 2099-12-31: in der Zukunft"),
     ]
     if policy == "warn":
         assert report.new == 3 and not report.skipped
@@ -168,7 +170,7 @@ def test_second_process_on_embedded_store_gets_a_clear_message(tmp_path: Path) -
     settings = Settings(_env_file=None, qdrant_path=str(tmp_path / "q"))
     first = open_client(settings)
     try:
-        with pytest.raises(StoreUnavailableError, match=r"in use by another process.*HEISE_RAG_QDRANT_URL"):
+        with pytest.raises(StoreUnavailableError, match=r"anderen Prozess benutzt.*HEISE_RAG_QDRANT_URL"):
             open_client(settings)
     finally:
         first.close()

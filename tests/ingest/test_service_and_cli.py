@@ -76,7 +76,7 @@ def test_cli_reports_implausible_dates_and_stats_count_them(
     result = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "probe"])
     assert result.exit_code == 0, result.output
     assert "3 neu, 0 aktualisiert, 0 unverändert, 0 übersprungen, 2 mit unplausiblem Datum" in result.output
-    future = "Datum unplausibel heise:3: implausible publication date 2099-12-31: in the future"
+    future = "Datum unplausibel heise:3: unplausibles Erscheinungsdatum 2099-12-31: in der Zukunft"
     assert future in result.output
 
     stats = runner.invoke(app, ["index", "stats", "--collection", "probe"])
@@ -88,7 +88,7 @@ def test_cli_reports_implausible_dates_and_stats_count_them(
     get_settings.cache_clear()
     skipped = runner.invoke(app, ["ingest", "jsonl", str(path), "--collection", "fresh"])
     assert "1 neu, 0 aktualisiert, 0 unverändert, 2 übersprungen" in skipped.output
-    assert "übersprungen heise:1: implausible publication date 0001-01-01: before 1995" in skipped.output
+    assert "übersprungen heise:1: unplausibles Erscheinungsdatum 0001-01-01: vor 1995" in skipped.output
 
 
 def test_cli_ingest_of_an_unreadable_file_fails_with_the_reason(small_env: Path) -> None:
@@ -100,7 +100,7 @@ def test_cli_ingest_of_an_unreadable_file_fails_with_the_reason(small_env: Path)
 def test_cli_rejects_unknown_source(small_env: Path) -> None:
     result = runner.invoke(app, ["ingest", "fax"])
     assert result.exit_code == 1
-    assert "unknown source 'fax'" in result.output
+    assert "unbekannte Quelle 'fax'" in result.output
 
 
 def test_default_index_is_built_once_and_resumes(small_env: Path, settings: Settings) -> None:

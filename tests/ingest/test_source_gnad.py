@@ -86,10 +86,10 @@ def test_bad_rows_are_reported_with_line_and_reason_and_the_rest_is_read(tmp_pat
     ]
     assert articles[0].body == "Cupertino \u2013 Das Unternehmen hat neue Rechner vorgestellt."
     assert reasons == {
-        f"{path}:2": "expected 2 columns (label;text), found 3",
-        f"{path}:3": "empty text",
-        f"{path}:4": "empty label",
-        f"{path}:5": "title: not valid UTF-8 (byte 0xfc)",
-        f"{path}:6": "title: binary data (control character '\\x00')",
-        f"{path}:9": "malformed CSV: unexpected end of data",
+        f"{path}:2": "2 Spalten erwartet (label;text), 3 gefunden",
+        f"{path}:3": "leerer Text",
+        f"{path}:4": "leeres Label",
+        f"{path}:5": "title: kein gültiges UTF-8 (Byte 0xfc)",
+        f"{path}:6": "title: Binärdaten (Steuerzeichen '\\x00')",
+        f"{path}:9": "fehlerhafte CSV-Zeile: Anführungszeichen nicht geschlossen",
     }

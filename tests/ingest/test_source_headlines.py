@@ -50,12 +50,12 @@ def test_bad_rows_are_reported_with_line_and_reason_and_the_rest_is_read(tmp_pat
     assert articles[0].title == "Gute Zeile" and articles[1].comments is None
     assert articles[1].published_at == datetime(2022, 7, 1, 23, 59, 59, 500000, tzinfo=BERLIN)
     assert reasons.keys() == {f"{path}:{line}" for line in (3, 4, 5, 6, 7, 8)}
-    assert reasons[f"{path}:3"] == "expected 5 columns, found 3"
-    assert "title" in reasons[f"{path}:4"] and "at least 1 character" in reasons[f"{path}:4"]
-    assert reasons[f"{path}:5"] == "unparseable time 'gestern um zehn'"
-    assert reasons[f"{path}:6"] == "id 'abc' is not a heise article number"
-    assert reasons[f"{path}:7"] == f"duplicate id '6315605', first at {path}:2"
-    assert reasons[f"{path}:8"] == "comments 'viele' is not a count"
+    assert reasons[f"{path}:3"] == "5 Spalten erwartet, 3 gefunden"
+    assert "title" in reasons[f"{path}:4"] and "mindestens 1 Zeichen" in reasons[f"{path}:4"]
+    assert reasons[f"{path}:5"] == "Zeitpunkt 'gestern um zehn' nicht lesbar"
+    assert reasons[f"{path}:6"] == "ID 'abc' ist keine heise-Artikelnummer"
+    assert reasons[f"{path}:7"] == f"doppelte ID '6315605', zuerst in {path}:2"
+    assert reasons[f"{path}:8"] == "comments 'viele' ist keine Anzahl"
 
 
 def test_non_utf8_bytes_cost_only_their_row_also_in_gzip(tmp_path: Path) -> None:
@@ -69,8 +69,8 @@ def test_non_utf8_bytes_cost_only_their_row_also_in_gzip(tmp_path: Path) -> None
     path.write_bytes(gzip.compress(data))
     first, second, third = read_headlines(path)
     assert isinstance(first, Article) and first.title == "Überwachung: Gute Zeile"
-    assert second == Skipped(location=f"{path}:3", reason="title: not valid UTF-8 (byte 0xfc)")
-    assert third == Skipped(location=f"{path}:4", reason="title: binary data (control character '\\x00')")
+    assert second == Skipped(location=f"{path}:3", reason="title: kein gültiges UTF-8 (Byte 0xfc)")
+    assert third == Skipped(location=f"{path}:4", reason="title: Binärdaten (Steuerzeichen '\\x00')")
 
 
 def test_a_file_that_is_not_a_headline_csv_is_one_skipped_item(tmp_path: Path) -> None:
@@ -79,16 +79,18 @@ def test_a_file_that_is_not_a_headline_csv_is_one_skipped_item(tmp_path: Path) -
     assert list(read_headlines(path)) == [
         Skipped(
             location=f"{path}:1",
-            reason="not a heise headline CSV: no column(s) ['id', 'headline', 'comments', 'time']",
+            reason="keine heise-Schlagzeilen-CSV: Spalte(n) ['id', 'headline', 'comments', 'time'] fehlen",
         )
     ]
     (tmp_path / "empty.csv").write_bytes(b"")
     assert list(read_headlines(tmp_path / "empty.csv")) == [
-        Skipped(location=str(tmp_path / "empty.csv"), reason="empty file, no header row")
+        Skipped(location=str(tmp_path / "empty.csv"), reason="leere Datei, keine Kopfzeile")
     ]
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     [item] = read_headlines(tmp_path / "fehlt.csv.gz")
     assert isinstance(item, Skipped) and item.location == str(tmp_path / "fehlt.csv.gz")
-    assert item.reason.startswith(f"cannot read {tmp_path / 'fehlt.csv.gz'}: [Errno 2] No such file")
+    assert item.reason.startswith(
+        f"{tmp_path / 'fehlt.csv.gz'} nicht lesbar: Datei oder Ordner gibt es nicht"
+    )

@@ -106,7 +106,7 @@ def test_pages_without_an_article_are_skipped_with_reason(tmp_path: Path) -> Non
         (tmp_path / name).write_bytes(data)
         [item] = read_html(tmp_path / name)
         assert isinstance(item, Skipped), name
-        assert item.location == str(tmp_path / name) and item.reason.startswith("no article found"), item
+        assert item.location == str(tmp_path / name) and item.reason.startswith("kein Artikel gefunden"), item
 
 
 @pytest.mark.usefixtures("loopback_fetches")
@@ -122,5 +122,5 @@ def test_pages_are_fetched_from_urls_and_errors_name_the_url(
     [missing] = read_html(f"{base}/fehlt.html")
     assert missing == Skipped(
         location=f"{base}/fehlt.html",
-        reason=f"cannot fetch {base}/fehlt.html: HTTP Error 404: File not found",
+        reason=f"{base}/fehlt.html nicht abrufbar: HTTP-Fehler 404",
     )

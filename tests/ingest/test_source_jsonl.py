@@ -50,13 +50,13 @@ def test_bad_lines_are_reported_with_line_number_and_pydantics_reason(tmp_path: 
         int(item.location.rsplit(":", 1)[1]): item.reason for item in items if isinstance(item, Skipped)
     }
     assert reasons.keys() == {2, 3, 4, 5, 7, 8, 9}
-    assert reasons[2].startswith("Invalid JSON: EOF while parsing")
-    assert reasons[3] == "title: Field required"
-    assert reasons[4] == "published_at: Input should have timezone info"
-    assert reasons[5].startswith("published_at: Input should be a valid datetime")
-    assert reasons[7] == f"duplicate id '6315605', first at {path}:1"
-    assert reasons[8] == "not valid UTF-8 (byte 0xfc)"
-    assert reasons[9] == "body: binary data (control character '\\x00')"
+    assert reasons[2].startswith("kein gültiges JSON (`EOF while parsing")
+    assert reasons[3] == "title: fehlt"
+    assert reasons[4] == "published_at: braucht eine Zeitzone"
+    assert reasons[5].startswith("published_at: ist kein Zeitpunkt")
+    assert reasons[7] == f"doppelte ID '6315605', zuerst in {path}:1"
+    assert reasons[8] == "kein gültiges UTF-8 (Byte 0xfc)"
+    assert reasons[9] == "body: Binärdaten (Steuerzeichen '\\x00')"
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

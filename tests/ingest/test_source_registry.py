@@ -40,4 +40,4 @@ def test_an_unreadable_input_is_one_skipped_item_naming_it(name: str, tmp_path: 
     missing = str(tmp_path / "gibt-es-nicht")
     items = list(SOURCES[name](missing))
     assert len(items) == 1 and isinstance(items[0], Skipped)
-    assert items[0].location == missing and "No such file or directory" in items[0].reason
+    assert items[0].location == missing and "Datei oder Ordner gibt es nicht" in items[0].reason

@@ -53,14 +53,15 @@ def test_malformed_parts_are_reported_and_the_rest_is_read(tmp_path: Path) -> No
     items = list(read_squad(path, source="test"))
     assert items == [
         Article(id="Glasfaser#0", title="Glasfaser", body="Der Ausbau in Bayern stockt.", source="test"),
-        Skipped(location=f"{path}:Glasfaser#1", reason="paragraph has no 'context' text"),
-        Skipped(location=f"{path}:Glasfaser#2", reason="paragraph has no 'context' text"),
-        Skipped(location=f"{path}:Glasfaser#3", reason="body: not valid UTF-8 (byte 0xfc)"),
+        Skipped(location=f"{path}:Glasfaser#1", reason="Absatz ohne Text in 'context'"),
+        Skipped(location=f"{path}:Glasfaser#2", reason="Absatz ohne Text in 'context'"),
+        Skipped(location=f"{path}:Glasfaser#3", reason="body: kein gültiges UTF-8 (Byte 0xfc)"),
         Skipped(
-            location=f"{path}:data[1]", reason="not a SQuAD article: needs a 'title' and 'paragraphs' list"
+            location=f"{path}:data[1]",
+            reason="kein SQuAD-Artikel: braucht 'title' und eine Liste 'paragraphs'",
         ),
         Skipped(
-            location=f"{path}:Glasfaser#0", reason=f"duplicate id 'Glasfaser#0', first at {path}:Glasfaser#0"
+            location=f"{path}:Glasfaser#0", reason=f"doppelte ID 'Glasfaser#0', zuerst in {path}:Glasfaser#0"
         ),
     ]
 
@@ -70,7 +71,7 @@ def test_documents_that_are_not_squad_are_one_skipped_item(tmp_path: Path) -> No
     (tmp_path / "liste.json").write_text("[1, 2]", encoding="utf-8")
     [broken] = read_squad(tmp_path / "kaputt.json")
     [wrong] = read_squad(tmp_path / "liste.json")
-    assert isinstance(broken, Skipped) and broken.reason.startswith("not JSON: Expecting value")
+    assert isinstance(broken, Skipped) and broken.reason.startswith("kein JSON (Zeile 1")
     assert wrong == Skipped(
-        location=str(tmp_path / "liste.json"), reason="not SQuAD JSON: no top-level 'data' list"
+        location=str(tmp_path / "liste.json"), reason="kein SQuAD-JSON: keine Liste 'data' auf oberster Ebene"
     )

@@ -118,7 +118,7 @@ def test_unreachable_server_raises_a_clear_error_naming_the_url(
     with pytest.raises(GeneratorUnavailableError) as caught:
         chat_model.invoke("Hallo")
     message = str(caught.value)
-    assert free_url in message and "nicht erreichbar" in message and "unreachable" in message
+    assert free_url in message and "nicht erreichbar" in message
     assert caught.value.url.startswith(free_url)
     assert time.monotonic() - started < 15
     with pytest.raises(GeneratorUnavailableError):
@@ -128,7 +128,7 @@ def test_unreachable_server_raises_a_clear_error_naming_the_url(
 def test_tgi_retries_connection_errors_then_gives_up(tiny_settings: Settings, free_url: str) -> None:
     chat_model = make_chat_model(remote(tiny_settings, "tgi", free_url, generator_retries=2))
     assert isinstance(chat_model, TGIChatModel)
-    with pytest.raises(GeneratorUnavailableError, match="3 Versuche / attempts"):
+    with pytest.raises(GeneratorUnavailableError, match="3 Versuche"):
         chat_model.invoke("Hallo")
     with pytest.raises(GeneratorUnavailableError, match=free_url):
         chat_model.warm_up()

@@ -114,7 +114,7 @@ def test_edge_store_is_incremental_and_persistent(embedder: Embedder, tmp_path: 
     points = store.count()
     assert first.new == len(CORPUS) and points > len(CORPUS)
     store.update_metadata({"complete_sources": ["test"]})
-    with pytest.raises(StoreUnavailableError, match="in use by another process"):
+    with pytest.raises(StoreUnavailableError, match="von einem anderen Prozess benutzt"):
         VectorStore(open_client(settings), "heise").count()
     client.close()
 
