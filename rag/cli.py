@@ -29,6 +29,7 @@ app.command("ingest")(cli_ingest.ingest)
 index_app.command("build-default")(cli_ingest.index_build_default)
 index_app.command("stats")(cli_ingest.index_stats)
 index_app.command("copy")(cli_ingest.index_copy)
+index_app.command("reweight-sparse")(cli_ingest.index_reweight_sparse)
 
 
 @models_app.command("provision")
