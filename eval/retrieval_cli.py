@@ -77,6 +77,8 @@ def eval_retrieval(
             sparse_limit=settings.prefetch_limit,
             dense_weight=settings.dense_weight,
             sparse_weight=settings.sparse_weight,
+            fusion=settings.fusion,
+            rrf_k=settings.rrf_k,
         )
         reranker = make_reranker(settings, top_n=k)
         chosen = [m.strip() for m in modes.split(",") if m.strip()]
@@ -102,8 +104,13 @@ def eval_retrieval(
             if settings.reranker_first_stage_weight
             else "the reranker's scores alone"
         ),
-        "fusion": f"weighted RRF dense {settings.dense_weight} / sparse {settings.sparse_weight}, "
-        f"prefetch {settings.prefetch_limit}",
+        "fusion": (
+            "DBSF"
+            if settings.fusion == "dbsf"
+            else f"weighted RRF k {settings.rrf_k}, "
+            f"dense {settings.dense_weight} / sparse {settings.sparse_weight}"
+        )
+        + f", prefetch {settings.prefetch_limit}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     write_retrieval_report(results, output, "Retrieval evaluation", meta, [*loaded.problems, *problems])
