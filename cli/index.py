@@ -125,6 +125,27 @@ def index_copy(
     )
 
 
+def index_reweight_sparse(
+    collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
+    force: Annotated[bool, typer.Option(help="Re-encode even when the mean length has not drifted.")] = False,
+) -> None:
+    """Recount BM25's corpus statistics and re-encode the sparse vectors when the average document
+    length drifted (no re-embedding); repairs collections built before the statistics existed."""
+    from ingest.service import reweight_sparse
+    from rag.store.layout import StoreUnavailableError
+
+    try:
+        with tqdm(desc="BM25", unit=" Punkte") as bar:
+            result = reweight_sparse(get_settings(), collection, force, bar.update)
+    except (ValueError, StoreUnavailableError) as exc:
+        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from exc
+    typer.echo(
+        f"{result.stats.docs} Chunks, {result.stats.terms} Terme, avgdl {result.avgdl_before:.2f} -> "
+        f"{result.avgdl_after:.2f}; {result.reencoded} Sparse-Vektoren neu kodiert"
+    )
+
+
 def index_stats(
     collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
 ) -> None:

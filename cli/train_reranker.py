@@ -133,6 +133,8 @@ def _build_groups(settings: Settings, collection: str, config: DataConfig, path:
             sparse_limit=settings.prefetch_limit,
             dense_weight=settings.dense_weight,
             sparse_weight=settings.sparse_weight,
+            fusion=settings.fusion,
+            rrf_k=settings.rrf_k,
         )
         started = time.perf_counter()
         data = mine_groups(drafts, corpus, retriever, config)

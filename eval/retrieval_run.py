@@ -79,6 +79,8 @@ def run_retrieval_eval(
             sparse_limit=settings.prefetch_limit,
             dense_weight=settings.dense_weight,
             sparse_weight=settings.sparse_weight,
+            fusion=settings.fusion,
+            rrf_k=settings.rrf_k,
         )
         reranker = make_reranker(settings, top_n=request.k)
         modes = list(request.modes or [])
@@ -109,8 +111,13 @@ def run_retrieval_eval(
             if settings.reranker_first_stage_weight
             else "the reranker's scores alone"
         ),
-        "fusion": f"weighted RRF dense {settings.dense_weight} / sparse {settings.sparse_weight}, "
-        f"prefetch {settings.prefetch_limit}",
+        "fusion": (
+            "DBSF"
+            if settings.fusion == "dbsf"
+            else f"weighted RRF k {settings.rrf_k}, "
+            f"dense {settings.dense_weight} / sparse {settings.sparse_weight}"
+        )
+        + f", prefetch {settings.prefetch_limit}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     all_problems = [*request.questions.problems, *problems]

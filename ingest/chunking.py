@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from rag.core.domain import Article
+from rag.retrieval.sparse import document_text
 
 # Paragraphs first, then sentence ends, then clauses, then words: the splitter falls back in order.
 SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ": ", ", ", " ", ""]
@@ -28,7 +29,7 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        return self.article.title if self.text == self.article.title else f"{self.article.title}\n{self.text}"
+        return document_text(self.article.title, self.text)
 
 
 class Chunker:

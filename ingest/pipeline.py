@@ -4,6 +4,8 @@ Why it is incremental without a separate record store: every point carries its a
 hash and chunk count, so the index itself records what was ingested. An article is skipped when
 all its chunks are present with the current hash; an ingest killed halfway leaves at worst an
 incomplete article, which the next run redoes, and deterministic point ids rule out duplicates.
+Every ingest that changed the collection ends by recounting BM25's corpus statistics, which
+re-encodes the sparse vectors when the average document length drifted (ingest/sparse_stats.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal
 from qdrant_client import models
 
 from ingest.chunking import Chunk, Chunker
+from ingest.sparse_stats import needs_stats, refresh_sparse
 from rag.core.domain import Article, Skipped
 from rag.core.payload import ChunkPayload, article_key, point_id
 from rag.core.plausibility import date_problem
@@ -49,21 +52,23 @@ class IngestReport:
     unchanged: int = 0
     chunks: int = 0
     removed_chunks: int = 0
+    reencoded_chunks: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
     date_warnings: list[DateWarning] = field(default_factory=list)
 
     def summary(self) -> str:
         dates = f", {len(self.date_warnings)} mit unplausiblem Datum" if self.date_warnings else ""
+        reweighted = f", BM25 von {self.reencoded_chunks} neu gewichtet" if self.reencoded_chunks else ""
         return (
             f"{self.new} neu, {self.updated} aktualisiert, {self.unchanged} unverändert, "
             f"{len(self.skipped)} übersprungen{dates}; {self.chunks} Chunks geschrieben, "
-            f"{self.removed_chunks} entfernt, {self.seconds:.1f} s"
+            f"{self.removed_chunks} entfernt{reweighted}, {self.seconds:.1f} s"
         )
 
 
-def chunk_payload(chunk: Chunk, n_chunks: int) -> ChunkPayload:
-    """Article metadata plus the chunk text, as stored with every point (rag/core/payload.py)."""
+def chunk_payload(chunk: Chunk, n_chunks: int, terms: int) -> ChunkPayload:
+    """Article metadata, the chunk text and its BM25 token count, as stored with every point."""
     a = chunk.article
     return {
         "article_id": a.id,
@@ -79,6 +84,7 @@ def chunk_payload(chunk: Chunk, n_chunks: int) -> ChunkPayload:
         "chunk_index": chunk.index,
         "n_chunks": n_chunks,
         "content_hash": a.content_hash,
+        "bm25_terms": terms,
     }
 
 
@@ -102,7 +108,8 @@ class Indexer:
         self._bm25: GermanBM25 | None = None
 
     def _ensure_collection(self, first_batch: list[list[str]]) -> GermanBM25:
-        """Create the collection on first use, fixing BM25's average length from the first batch."""
+        """Create the collection on first use; its first BM25 ``avgdl`` is the first batch's mean,
+        until the statistics at the end of the ingest correct it."""
         if self._bm25 is not None:
             return self._bm25
         if not self.store.exists():
@@ -132,7 +139,7 @@ class Indexer:
             models.PointStruct(
                 id=point_id(c.article.source, c.article.id, c.index),
                 vector={DENSE: vec.tolist(), SPARSE: bm25.encode_terms(doc_terms)},
-                payload=chunk_payload(c, n_of[article_key(c.article.source, c.article.id)]),
+                payload=chunk_payload(c, n_of[article_key(c.article.source, c.article.id)], len(doc_terms)),
             )
             for c, vec, doc_terms in zip(chunks, dense, terms, strict=True)
         ]
@@ -199,5 +206,8 @@ class Indexer:
             if pending_chunks >= self.flush_chunks:
                 flush()
         flush()
+        if self.store.exists() and (report.chunks or report.removed_chunks or needs_stats(self.store)):
+            report.reencoded_chunks = refresh_sparse(self.store).reencoded
+            self._bm25 = None  # the next flush reads the avgdl the vectors now carry
         report.seconds = time.perf_counter() - started
         return report

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer, IngestReport
 from ingest.sources import SOURCES, default_locations
+from ingest.sparse_stats import Refresh, needs_stats, refresh_sparse
 from rag.core.domain import Article, Skipped
 from rag.core.settings import Settings
 from rag.models.embeddings import Embedder
@@ -61,7 +62,9 @@ def ensure_default_index(
     """Build the default index (heise headlines + 10kGNAD) unless the collection records it as done.
 
     Each finished source is recorded in the collection's metadata, so a second `make run` only reads
-    that record, and a first run that was interrupted resumes with the incremental ingest.
+    that record, and a first run that was interrupted resumes with the incremental ingest. A complete
+    collection built before BM25's corpus statistics existed gets them, and its sparse vectors are
+    re-encoded (its ``avgdl`` was the headlines' alone).
     """
     client = open_client(settings)
     try:
@@ -69,6 +72,8 @@ def ensure_default_index(
         done = set(store.metadata().get("complete_sources", [])) if store.exists() else set()  # type: ignore[call-overload]
         todo = [name for name in DEFAULT_SOURCES if name not in done]
         if not todo:
+            if needs_stats(store):
+                refresh_sparse(store)
             return []
         indexer = make_indexer(settings, store)
         reports = []
@@ -78,5 +83,22 @@ def ensure_default_index(
             done.add(name)
             store.update_metadata({"complete_sources": sorted(done)})
         return reports
+    finally:
+        client.close()
+
+
+def reweight_sparse(
+    settings: Settings,
+    collection: str | None = None,
+    force: bool = False,
+    on_progress: Callable[[int], None] | None = None,
+) -> Refresh:
+    """Recount a collection's BM25 statistics and re-encode its sparse vectors if they drifted."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, collection or settings.collection)
+        if not store.exists():
+            raise ValueError(f"collection {store.collection!r} does not exist")
+        return refresh_sparse(store, force=force, on_progress=on_progress)
     finally:
         client.close()

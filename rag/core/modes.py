@@ -10,6 +10,9 @@ from typing import Literal, get_args
 
 Mode = Literal["dense", "sparse", "hybrid"]
 MODES: tuple[Mode, ...] = get_args(Mode)
+# How hybrid search merges the dense and the sparse list (Qdrant's distribution-based score fusion
+# or reciprocal rank fusion).
+Fusion = Literal["dbsf", "rrf"]
 # Evaluation also scores a mode followed by the cross-encoder: "<mode>+rerank".
 RERANK_SUFFIX = "rerank"
 EVAL_MODES: tuple[str, ...] = (*MODES, f"hybrid+{RERANK_SUFFIX}")

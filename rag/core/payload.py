@@ -29,7 +29,11 @@ class ChunkPayload(TypedDict):
     chunk_index: int
     n_chunks: int
     content_hash: str
+    bm25_terms: int  # tokens the sparse vector was encoded from (ingest/sparse_stats.py)
 
+
+BM25_TERMS = "bm25_terms"
+"""The payload key of a chunk's BM25 token count: the corpus statistics are recounted from it."""
 
 # What an ingest reads back to decide whether an article is complete and unchanged.
 COMPLETENESS_FIELDS = ("source", "article_id", "content_hash", "chunk_index", "n_chunks")

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from rag.core.modes import Mode
+from rag.core.modes import Fusion, Mode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,11 +104,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Characters of each source the model sees (its most question-like sentences); 0: all.",
     )
+    fusion: Fusion = Field(
+        default="dbsf",
+        description="Hybrid fusion: `dbsf` (normalised scores added) or `rrf` (weighted reciprocal ranks); "
+        "DBSF beat RRF at every k on both dev sets (bench/fusion.py).",
+    )
+    rrf_k: int = Field(default=60, ge=1, description="RRF's rank constant (`rrf` fusion only).")
     dense_weight: float = Field(
-        default=1.0, ge=0, description="Weight of the dense ranking in the RRF fusion."
+        default=1.0, ge=0, description="Weight of the dense ranking in the RRF fusion (`rrf` only)."
     )
     sparse_weight: float = Field(
-        default=1.0, ge=0, description="Weight of the BM25 ranking in the RRF fusion."
+        default=1.0, ge=0, description="Weight of the BM25 ranking in the RRF fusion (`rrf` only)."
     )
     prefetch_limit: int = Field(
         default=100, ge=1, description="Chunks each vector kind prefetches for fusion."

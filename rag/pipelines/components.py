@@ -51,6 +51,8 @@ def build_pipeline(
         sparse_limit=settings.prefetch_limit,
         dense_weight=settings.dense_weight,
         sparse_weight=settings.sparse_weight,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
     )
     return RagPipeline(
         retriever,

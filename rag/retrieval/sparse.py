@@ -1,10 +1,11 @@
 """German BM25 as Qdrant sparse vectors.
 
 Why this split of BM25: Qdrant's IDF modifier computes the inverse document frequency on the
-server from the stored vectors, so documents carry only the saturated, length-normalized term
-frequency and queries carry a 1 per term. The collection's average document length (``avgdl``)
-is fixed when the collection is created and stored in its metadata, so incremental ingests stay
-comparable.
+server from the stored vectors (``ln(1 + (N - n + 0.5) / (n + 0.5))``, Lucene's variant), so
+documents carry only the saturated, length-normalized term frequency and queries carry a 1 per term.
+The length norm needs the corpus' average document length (``avgdl``); the collection records the
+value its stored vectors were encoded with, and the ingest re-encodes them from the stored text when
+the corpus has drifted away from it (ingest/sparse_stats.py).
 """
 
 from __future__ import annotations
@@ -39,8 +40,17 @@ def tokenize(text: str) -> list[str]:
 
 
 def average_length(token_lists: list[list[str]]) -> float:
-    """Mean token count of a sample, used once to fix a new collection's ``avgdl``."""
+    """Mean token count of a sample: a new collection's first ``avgdl``, until its statistics exist."""
     return max(1.0, sum(map(len, token_lists)) / max(1, len(token_lists)))
+
+
+def document_text(title: str, text: str) -> str:
+    """What both encoders read of one chunk: the title line, then the passage.
+
+    A headline-only article stores its title as its text, so the title is not doubled then. One
+    function for ingest and for re-encoding stored points, so a re-encoded vector equals a fresh one.
+    """
+    return title if text == title else f"{title}\n{text}"
 
 
 def term_index(term: str) -> int:

@@ -145,6 +145,8 @@ def _query(query: object, using: str | None) -> object:
         return qe.Fusion.Rrf(k=query.rrf.k or 60, weights=query.rrf.weights)
     if isinstance(query, models.FusionQuery) and query.fusion == models.Fusion.RRF:
         return qe.Fusion.Rrf(k=60)
+    if isinstance(query, models.FusionQuery) and query.fusion == models.Fusion.DBSF:
+        return qe.Fusion.Dbsf()
     return qe.Query.Nearest(_edge_vector(query), using=using)
 
 

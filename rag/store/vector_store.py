@@ -164,6 +164,20 @@ class VectorStore:
             if offset is None:
                 return
 
+    def scroll_pages(self, batch: int = 256) -> Iterator[list[models.Record]]:
+        """Every point with payload and vectors, one page at a time (to rewrite points in place)."""
+        offset = None
+        while True:
+            points, offset = self._call(
+                lambda o=offset: self.client.scroll(
+                    self.collection, limit=batch, offset=o, with_payload=True, with_vectors=True
+                )
+            )
+            if points:
+                yield points
+            if offset is None:
+                return
+
     def stored_articles(self) -> dict[str, StoredArticle]:
         """Per article key: hash, chunk count and which chunk indices are present."""
         stored: dict[str, StoredArticle] = {}

@@ -83,3 +83,27 @@ def test_is_a_langchain_retriever(retriever: HybridRetriever) -> None:
     docs = retriever.invoke("Raspberry Pi")
     assert docs[0].metadata["title"] == "Neue Raspberry-Pi-Generation vorgestellt"
     assert docs[0].page_content and docs[0].metadata["score"] > 0
+
+
+BAD_QUERIES = {
+    "one character": "x",
+    "stop words only": "der die das und oder",
+    "2,000 characters": ("Exchange Glasfaser Raspberry " * 80)[:2000],
+    "numbers only": "2022 2023 42",
+    "mixed German/English terms": "Exchange Online Y2K22 Bug",
+    "punctuation only": "?!.,;",
+}
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+@pytest.mark.parametrize("query", BAD_QUERIES.values(), ids=BAD_QUERIES.keys())
+def test_awkward_queries_give_a_result_list(retriever: HybridRetriever, mode: str, query: str) -> None:
+    """Odd user input is answered with a (possibly empty) list of articles, never an exception."""
+    found = ids(retriever.search(query, mode=mode).documents)  # type: ignore[arg-type]
+    assert len(found) == len(set(found))
+    if mode != "sparse":
+        assert found, "dense search always has neighbours"
+
+
+def test_mixed_technical_terms_find_their_article(retriever: HybridRetriever) -> None:
+    assert ids(retriever.search("Exchange Online Y2K22 Bug", mode="sparse").documents)[0] in {"1", "2"}
