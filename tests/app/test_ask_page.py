@@ -144,7 +144,7 @@ def test_index_locked_by_another_process_is_explained(
         page = ask(app("ask"), QUESTION)
     finally:
         other.close()
-    assert "wird gerade von einem anderen Prozess benutzt" in errors(page)[0]
+    assert "von einem anderen Prozess benutzt" in errors(page)[0]
 
 
 def test_sidebar_choices_match_the_library() -> None:
