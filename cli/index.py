@@ -142,8 +142,7 @@ def index_reweight_sparse(
         with tqdm(desc="BM25", unit=" Punkte") as bar:
             result = reweight_sparse(get_settings(), collection, force, bar.update)
     except (ValueError, StoreUnavailableError) as exc:
-        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc)) from exc
     typer.echo(
         f"{result.stats.docs} Chunks, {result.stats.terms} Terme, avgdl {result.avgdl_before:.2f} -> "
         f"{result.avgdl_after:.2f}; {result.reencoded} Sparse-Vektoren neu kodiert"
@@ -171,19 +170,22 @@ def index_stats(
         stats = collection_stats(store, settings)
     finally:
         client.close()
-    disk = human_size(stats.disk_bytes) if stats.disk_bytes is not None else "n/a (server)"
+    disk = human_size(stats.disk_bytes) if stats.disk_bytes is not None else "unbekannt (Server)"
     span = (
         f"{stats.date_min:%Y-%m-%d} .. {stats.date_max:%Y-%m-%d}"
         if stats.date_min and stats.date_max
         else "-"
     )
     rows = [
-        ("collection", name),
-        ("points", str(stats.points)),
-        ("articles", str(stats.articles)),
-        ("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
-        ("dates", span),
-        ("implausible dates", f"{stats.implausible_dates} (before 1995 or in the future; not in `dates`)"),
-        ("disk", disk),
+        ("Sammlung", name),
+        ("Punkte", str(stats.points)),
+        ("Artikel", str(stats.articles)),
+        ("Quellen", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
+        ("Zeitraum", span),
+        (
+            "unplausible Daten",
+            f"{stats.implausible_dates} (vor 1995 oder in der Zukunft; nicht im Zeitraum)",
+        ),
+        ("Plattenplatz", disk),
     ]
     typer.echo(table(rows))

@@ -12,7 +12,7 @@ from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
-from rag.models.provision import ProvisionError, model_state, provision_all
+from rag.models.provision import STATUS_LABELS, ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
 
@@ -59,7 +59,15 @@ def models_list() -> None:
         state = model_state(spec, cache)
         size = human_size(state.size_bytes) if state.size_bytes else "-"
         rows.append(
-            (spec.name, spec.role, spec.package_label, spec.upstream, spec.licence, state.status, size)
+            (
+                spec.name,
+                spec.role,
+                spec.package_label,
+                spec.upstream,
+                spec.licence,
+                STATUS_LABELS[state.status],
+                size,
+            )
         )
     typer.echo(table(rows))
     typer.echo(f"\nCache: {cache}")

@@ -27,6 +27,13 @@ MANIFEST = "manifest.json"
 COPY_FOLDER_VERSION = 1
 
 Status = Literal["ready", "missing", "incomplete", "stale"]
+# How the CLI and the app show a status; the values above are data (manifests, tests).
+STATUS_LABELS: dict[Status, str] = {
+    "ready": "bereit",
+    "missing": "fehlt",
+    "incomplete": "unvollständig",
+    "stale": "veraltet",
+}
 
 
 class ProvisionError(RuntimeError):
