@@ -87,7 +87,7 @@ def ask(
         ),
     ] = None,
 ) -> None:
-    """Answer a German question from the index, streaming the answer, then listing its sources."""
+    """Eine deutsche Frage aus dem Index beantworten: die Antwort laufend ausgeben, dann die Quellen."""
     from rag.core.answer import Answer
     from rag.core.timefilter import DateFilter
     from rag.generation import GeneratorError

@@ -35,7 +35,7 @@ def predict_headline(
         ),
     ] = None,
 ) -> None:
-    """Predict whether headlines draw many comments (> 50): p_good and label good/bad."""
+    """Vorhersagen, ob Schlagzeilen viele Kommentare (> 50) bekommen: p_good und label good/bad."""
     from rag.engagement.headline_csv import CsvInputError, predict_csv, predict_csv_file
     from rag.engagement.predictor import EngagementPredictor, HeadlineError
     from rag.models.resolve import ModelNotProvisionedError
@@ -70,44 +70,49 @@ def predict_headline(
 
 
 def train_classifier(
-    split: Annotated[str, typer.Option(help="reference (random 75/25, seed 42) or time (latest months).")],
+    split: Annotated[
+        str, typer.Option(help="reference (zufällig 75/25, Seed 42) oder time (die letzten Monate).")
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
-            help="Artifact folder; default: HEISE_RAG_CLASSIFIER_MODEL (reference) or var/classifier/time."
+            help="Artefaktordner; Standard: HEISE_RAG_CLASSIFIER_MODEL (reference) oder var/classifier/time."
         ),
     ] = None,
     epochs: Annotated[
-        int, typer.Option(min=1, help="Most epochs (early stopping may end sooner).")
+        int, typer.Option(min=1, help="Höchstzahl der Epochen (Early Stopping kann früher enden).")
     ] = DEFAULTS.epochs,
     top_layers: Annotated[
-        int, typer.Option(min=1, max=12, help="Encoder layers that get LoRA.")
+        int, typer.Option(min=1, max=12, help="Encoder-Schichten, die LoRA bekommen.")
     ] = DEFAULTS.top_layers,
-    lora_rank: Annotated[int, typer.Option(min=1)] = DEFAULTS.lora_rank,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = DEFAULTS.learning_rate,
+    lora_rank: Annotated[int, typer.Option(min=1, help="LoRA-Rang.")] = DEFAULTS.lora_rank,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="Lernrate.")] = DEFAULTS.learning_rate,
     soup: Annotated[
         int,
         typer.Option(
             min=1,
-            help="Train this many runs from the same initial weights (other data orders) and save the "
-            "mean of their weights: one model's cost at prediction.",
+            help="So viele Läufe von denselben Startgewichten trainieren (andere Datenreihenfolgen) und "
+            "das Mittel ihrer Gewichte speichern: bei der Vorhersage die Kosten eines Modells.",
         ),
     ] = DEFAULTS.soup,
-    limit: Annotated[int | None, typer.Option(min=20, help="Use a random sample of this many rows.")] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
-    report_dir: Annotated[Path, typer.Option(help="Where the training curve PNG goes.")] = REPORT_DIR,
+    limit: Annotated[
+        int | None, typer.Option(min=20, help="Eine Zufallsstichprobe mit so vielen Zeilen nutzen.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="Torch-Gerät; Standard: cuda, wenn vorhanden.")] = None,
+    report_dir: Annotated[Path, typer.Option(help="Ordner für die Trainingskurve (PNG).")] = REPORT_DIR,
     blend: Annotated[
         bool,
         typer.Option(
-            help="Blend with a TF-IDF model and a vote of the nearest training headlines, both from the "
-            "same split (lexical.json, neighbours.safetensors)."
+            help="Mit einem TF-IDF-Modell und einer Abstimmung der nächsten Trainingsschlagzeilen mischen, "
+            "beide aus demselben Split (lexical.json, neighbours.safetensors)."
         ),
     ] = True,
     blend_only: Annotated[
-        bool, typer.Option(help="Only fit the blend onto the classifier already in the output folder.")
+        bool,
+        typer.Option(help="Nur die Mischung zum Klassifikator anpassen, der schon im Ausgabeordner liegt."),
     ] = False,
 ) -> None:
-    """Fine-tune the E5 encoder with LoRA on one split; save adapter, head, classifier.json, card."""
+    """E5-Encoder mit LoRA auf einem Split feinabstimmen; speichert Adapter, Kopf, classifier.json, Karte."""
     import torch
 
     from finetune.classifier.pipeline import ClassifierTrainRequest, train_classifier
@@ -144,12 +149,13 @@ def train_classifier(
 
 
 def eval_classifier(
-    out_dir: Annotated[Path, typer.Option(help="Report folder.")] = REPORT_DIR,
+    out_dir: Annotated[Path, typer.Option(help="Berichtsordner.")] = REPORT_DIR,
     time_model: Annotated[
-        Path | None, typer.Option(help="Classifier trained on the time split; default var/classifier/time.")
+        Path | None,
+        typer.Option(help="Auf dem time-Split trainierter Klassifikator; Standard: var/classifier/time."),
     ] = None,
 ) -> None:
-    """Score all models (baselines and fine-tuned) on both splits; write Markdown, JSON and plots."""
+    """Alle Modelle (Vergleich, feinabgestimmt) auf beiden Splits bewerten: Markdown, JSON, Grafiken."""
     from finetune.classifier.data import SplitName, load_headlines
     from finetune.classifier.report import build_report
     from rag.core.datafiles import HEADLINES_FILE

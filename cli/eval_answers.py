@@ -27,24 +27,29 @@ from rag.core.settings import get_settings
 
 
 def eval_answers(
-    collection: Annotated[str, typer.Option(help="Collection to answer from.")],
-    output: Annotated[Path, typer.Option(help="Folder for report.md, metrics.json, answers.jsonl, plots.")],
+    collection: Annotated[str, typer.Option(help="Sammlung, aus der geantwortet wird.")],
+    output: Annotated[
+        Path, typer.Option(help="Ordner für report.md, metrics.json, answers.jsonl, Grafiken.")
+    ],
     questions: QuestionsOption = None,
     squad: SquadOption = None,
     judge: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible judge endpoint (base URL) for ragas' LLM metrics.")
+        str | None,
+        typer.Option(help="OpenAI-kompatibler Richter-Endpunkt (Basis-URL) für die LLM-Metriken von ragas."),
     ] = None,
-    judge_model: Annotated[str, typer.Option(help="`model` sent to the judge endpoint.")] = "tgi",
+    judge_model: Annotated[str, typer.Option(help="`model`, das an den Richter-Endpunkt geht.")] = "tgi",
     backend: Annotated[
-        str | None, typer.Option(help="Generator backend: local, tgi or openai (default: settings).")
+        str | None, typer.Option(help="Generator-Backend: local, tgi oder openai (Standard: Einstellung).")
     ] = None,
-    rerank: Annotated[bool, typer.Option(help="Rerank when a reranker is configured.")] = True,
+    rerank: Annotated[
+        bool, typer.Option(help="Neu sortieren (Reranking), wenn ein Reranker eingerichtet ist.")
+    ] = True,
     limit: LimitOption = None,
     seed: SeedOption = 0,
     fail_under: FailUnderOption = None,
     baseline: BaselineOption = None,
 ) -> None:
-    """EM, F1, containment, citation precision/recall, refusals, ragas metrics; report with plots."""
+    """EM, F1, Enthaltensein, Quellen-Präzision/-Recall, Ablehnungen, ragas-Metriken; Bericht mit Grafiken."""
     from tqdm import tqdm
 
     from eval.answer_run import AnswerEvalRequest, run_answer_eval

@@ -12,18 +12,20 @@ from cli.errors import fail
 from eval.gates import GateError, compare_with_baseline, failed_floors, format_differences, parse_floor
 from eval.questions import QuestionSet, QuestionSetError, load_question_set
 
-QuestionsOption = Annotated[Path | None, typer.Option(help="Question set in the project's JSONL format.")]
-SquadOption = Annotated[Path | None, typer.Option(help="SQuAD-format file (gold = paragraph).")]
+QuestionsOption = Annotated[Path | None, typer.Option(help="Fragensatz im JSONL-Format des Projekts.")]
+SquadOption = Annotated[Path | None, typer.Option(help="Datei im SQuAD-Format (Gold = Absatz).")]
 LimitOption = Annotated[
-    int | None, typer.Option(help="Evaluate a seeded random sample of this many questions.")
+    int | None, typer.Option(help="Eine Zufallsstichprobe (mit Seed) von so vielen Fragen auswerten.")
 ]
-SeedOption = Annotated[int, typer.Option(help="Seed of the sample (same seed, same questions).")]
+SeedOption = Annotated[int, typer.Option(help="Seed der Stichprobe (gleicher Seed, gleiche Fragen).")]
 FailUnderOption = Annotated[
     list[str] | None,
-    typer.Option("--fail-under", help="METRIC=VALUE; exit 1 when the metric is below (repeatable)."),
+    typer.Option(
+        "--fail-under", help="METRIK=WERT; Exit-Code 1, wenn die Metrik darunter liegt (wiederholbar)."
+    ),
 ]
 BaselineOption = Annotated[
-    Path | None, typer.Option(help="Earlier report folder to compare with (paired bootstrap CIs).")
+    Path | None, typer.Option(help="Früherer Berichtsordner zum Vergleich (gepaarte Bootstrap-Intervalle).")
 ]
 
 

@@ -28,23 +28,23 @@ from rag.core.settings import get_settings
 
 
 def eval_retrieval(
-    collection: Annotated[str, typer.Option(help="Collection to search.")],
-    output: Annotated[Path, typer.Option(help="Folder for report.md, metrics.json, ranks.csv, plots.")],
+    collection: Annotated[str, typer.Option(help="Zu durchsuchende Sammlung.")],
+    output: Annotated[Path, typer.Option(help="Ordner für report.md, metrics.json, ranks.csv, Grafiken.")],
     questions: QuestionsOption = None,
     squad: SquadOption = None,
     modes: Annotated[
         str,
         typer.Option(
-            help="Comma-separated: dense, sparse, hybrid, hybrid+rerank; `all`: each one configured"
+            help="Durch Kommas getrennt: dense, sparse, hybrid, hybrid+rerank; `all`: jeder eingerichtete"
         ),
     ] = "all",
-    k: Annotated[int, typer.Option(help="Cut-off for the ranking metrics.")] = 10,
+    k: Annotated[int, typer.Option(help="Schnittstelle der Ranking-Metriken (die ersten k).")] = 10,
     limit: LimitOption = None,
     seed: SeedOption = 0,
     fail_under: FailUnderOption = None,
     baseline: BaselineOption = None,
 ) -> None:
-    """Recall@1/5/10, MRR@10, nDCG@10 with bootstrap CIs and latency per mode."""
+    """Recall@1/5/10, MRR@10, nDCG@10 mit Bootstrap-Intervallen und Latenz je Modus."""
     from tqdm import tqdm
 
     from eval.retrieval_run import EvalSetupError, RetrievalEvalRequest, run_retrieval_eval

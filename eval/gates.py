@@ -34,14 +34,14 @@ def parse_floor(text: str) -> tuple[str, float]:
             raise ValueError
         return name.strip(), float(value)
     except ValueError:
-        raise GateError(f"--fail-under needs METRIC=VALUE, got {text!r}") from None
+        raise GateError(f"--fail-under braucht METRIK=WERT, nicht {text!r}") from None
 
 
 def failed_floors(flat: Mapping[str, float], floors: Sequence[tuple[str, float]]) -> list[str]:
     """One line per metric below its floor; an unknown metric name is an error, not a pass."""
     unknown = [name for name, _ in floors if name not in flat]
     if unknown:
-        raise GateError(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(sorted(flat))}")
+        raise GateError(f"unbekannte Metrik(en) {', '.join(unknown)}; bekannt: {', '.join(sorted(flat))}")
     return [
         f"{name} = {flat[name]:.4f} < {floor}"
         for name, floor in floors
@@ -99,7 +99,7 @@ def compare_with_baseline(current_dir: Path, baseline_dir: Path) -> list[Differe
     """Differences of every metric both reports have, on the questions both answered."""
     missing = [d / PER_QUESTION for d in (current_dir, baseline_dir) if not (d / PER_QUESTION).exists()]
     if missing:
-        raise GateError(f"no per-question results in {', '.join(map(str, missing))}")
+        raise GateError(f"keine Ergebnisse je Frage in {', '.join(map(str, missing))}")
     now = read_per_question(current_dir / PER_QUESTION)
     before = read_per_question(baseline_dir / PER_QUESTION)
     shared = sorted(now.keys() & before.keys())

@@ -75,13 +75,13 @@ def load_questions(path: Path) -> QuestionSet:
             problems.append(f"{path}:{number}: {_reason(exc)}")
             continue
         if question.qid in seen:
-            problems.append(f"{path}:{number}: qid {question.qid!r} appears twice; the first one counts")
+            problems.append(f"{path}:{number}: qid {question.qid!r} kommt doppelt vor; die erste zählt")
             continue
         seen.add(question.qid)
         questions.append(question)
     if not questions:
-        detail = f" ({len(problems)} unusable lines, first: {problems[0]})" if problems else ""
-        raise QuestionSetError(f"{path}: no usable questions{detail}")
+        detail = f" ({len(problems)} unbrauchbare Zeilen, erste: {problems[0]})" if problems else ""
+        raise QuestionSetError(f"{path}: keine brauchbaren Fragen{detail}")
     return QuestionSet(path, questions, problems)
 
 
@@ -90,9 +90,9 @@ def load_squad_questions(path: Path) -> QuestionSet:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
         if not isinstance(data, list):
-            raise TypeError("`data` is not a list")
+            raise TypeError("`data` ist keine Liste")
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise QuestionSetError(f"{path}: not a SQuAD file ({exc})") from exc
+        raise QuestionSetError(f"{path}: keine SQuAD-Datei ({exc})") from exc
     questions: list[EvalQuestion] = []
     problems: list[str] = []
     for article in data:
@@ -111,14 +111,14 @@ def load_squad_questions(path: Path) -> QuestionSet:
                 except ValidationError as exc:
                     problems.append(f"{path}: {article.get('title')}#{number} {qa.get('id')}: {_reason(exc)}")
     if not questions:
-        raise QuestionSetError(f"{path}: no questions")
+        raise QuestionSetError(f"{path}: keine Fragen")
     return QuestionSet(path, questions, problems)
 
 
 def load_question_set(questions: Path | None, squad: Path | None) -> QuestionSet:
     """Exactly one of a JSONL file or a SQuAD file, as the eval commands take them."""
     if (questions is None) == (squad is None):
-        raise QuestionSetError("give exactly one of --questions or --squad")
+        raise QuestionSetError("genau eine der Optionen --questions oder --squad angeben")
     if questions is not None:
         return load_questions(questions)
     assert squad is not None

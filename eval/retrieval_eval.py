@@ -59,9 +59,9 @@ def evaluate_mode(
     """Run one mode over all questions; ``+rerank`` reranks the retriever's candidates."""
     base, _, suffix = mode.partition("+")
     if base not in MODES or suffix not in ("", RERANK_SUFFIX):
-        raise ValueError(f"unknown mode {mode!r}; known: {', '.join(EVAL_MODES)}")
+        raise ValueError(f"unbekannter Modus {mode!r}; bekannt: {', '.join(EVAL_MODES)}")
     if suffix and reranker is None:
-        raise ValueError(f"mode {mode!r} needs a reranker: set HEISE_RAG_RERANKER_MODEL")
+        raise ValueError(f"Modus {mode!r} braucht einen Reranker: HEISE_RAG_RERANKER_MODEL setzen")
     rows: list[dict[str, Any]] = []
     curve = [0.0] * k
     for q in questions:

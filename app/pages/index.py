@@ -14,10 +14,9 @@ from app.ingest_view import ingest_items, ingest_upload
 from app.login_view import open_access_notice, require
 from app.safe_text import plain
 from rag.core.settings import get_settings
-from rag.models.provision import model_state
+from rag.models.provision import STATUS_LABELS, model_state
 from rag.models.registry import MODELS
 
-STATUS_DE = {"ready": "bereit", "missing": "fehlt", "incomplete": "unvollständig", "stale": "veraltet"}
 REPORT_KEY = "ingest_report"
 
 
@@ -39,7 +38,7 @@ def configured_models() -> pd.DataFrame:
                     "Rolle": role,
                     "Modell": value,
                     "Herkunft": MODELS[value].package_label,
-                    "Status": STATUS_DE[state.status],
+                    "Status": STATUS_LABELS[state.status],
                 }
             )
         else:

@@ -151,8 +151,8 @@ def _download(item: DataFile, dest: Path, timeout: float) -> str:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         part.unlink(missing_ok=True)
         raise DataProvisionError(
-            f"{item.path}: no shared copy and the download from {item.url} failed ({exc}). "
-            "Go online once, or point HEISE_RAG_SHARED_DATA_DIR at a folder holding the file."
+            f"{item.path}: keine geteilte Kopie, und das Herunterladen von {item.url} schlug fehl ({exc}). "
+            "Einmal online gehen oder HEISE_RAG_SHARED_DATA_DIR auf einen Ordner mit der Datei setzen."
         ) from exc
     part.rename(dest)
     return sha256_file(dest)
@@ -172,8 +172,8 @@ def provision_file(item: DataFile, data_dir: Path, shared_dir: Path, timeout: fl
         digest = sha256_file(shared)
         if digest != item.sha256:
             raise DataProvisionError(
-                f"{item.path}: the shared copy {shared} has sha256 {digest}, expected "
-                f"{item.sha256}. It is not the file this project was built on; restore it."
+                f"{item.path}: die geteilte Kopie {shared} hat sha256 {digest}, erwartet "
+                f"{item.sha256}. Sie ist nicht die Datei, auf der dieses Projekt aufbaut; wiederherstellen."
             )
         if dest.is_symlink():
             dest.unlink()
@@ -181,8 +181,8 @@ def provision_file(item: DataFile, data_dir: Path, shared_dir: Path, timeout: fl
         return "linked"
     if item.url is None:
         raise DataProvisionError(
-            f"{item.path}: not in {shared_dir} and it has no public download ({item.source}). "
-            "Set HEISE_RAG_SHARED_DATA_DIR to a folder that holds it."
+            f"{item.path}: nicht in {shared_dir} und ohne öffentlichen Download ({item.source}). "
+            "HEISE_RAG_SHARED_DATA_DIR auf einen Ordner setzen, der sie enthält."
         )
     _record(data_dir, item.path, _download(item, dest, timeout))
     return "downloaded"

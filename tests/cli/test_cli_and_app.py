@@ -28,7 +28,7 @@ def test_models_list_shows_every_model_with_source(isolated_env: Path) -> None:
 def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
     result = runner.invoke(app, ["models", "provision", "--name", "gpt-17"])
     assert result.exit_code == 1
-    assert "unknown model(s) ['gpt-17']" in result.output
+    assert "unbekannte(s) Modell(e) ['gpt-17']" in result.output
 
 
 def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:

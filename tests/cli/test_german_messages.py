@@ -4,8 +4,10 @@ What is walked: every command that ``cli.main.app`` registers (found through
 ``typer.main.get_command``, so a new command is walked without editing this file) with an
 unknown option, without its required arguments and options, and with a value of the wrong type
 for each of its number and date options; then the library's error paths that users meet most:
-a store locked by another process, an unknown collection, a headline CSV with a broken line and
-a model cache without the model.
+a store locked by another process, an unknown collection, a headline CSV with a broken line,
+a model cache without the model, bad gate and question-set options of the eval commands, an
+unknown model name and a bad adapter list of ``serve tgi``. Every command's and every group's
+``--help`` page is walked the same way.
 
 How a line is judged: it fails when it holds one of ``ENGLISH_MARKERS`` as a word, after the
 parts that are not prose are removed: text in backticks (commands, codes, quoted tool output),
@@ -81,8 +83,19 @@ def commands(
         yield from commands(child, (*path, name))
 
 
+def groups(command: typer.core.TyperGroup | object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The words that call every group of the tree, the root's () included."""
+    children = getattr(command, "commands", None)
+    if children is None:
+        return
+    yield path
+    for name, child in children.items():
+        yield from groups(child, (*path, name))
+
+
 ROOT = typer.main.get_command(app)
 LEAVES = list(commands(ROOT))
+HELP_PAGES = [*groups(ROOT), *(path for path, _ in LEAVES)]
 
 
 def error_invocations() -> Iterator[tuple[str, list[str]]]:
@@ -112,6 +125,14 @@ def test_parser_errors_of_every_command_are_german(case: str, args: list[str]) -
     assert result.exit_code == 2, (case, result.output)
     assert "Fehler: " in result.output
     assert english_lines(result.output) == [], (case, result.output)
+
+
+@pytest.mark.parametrize("path", HELP_PAGES, ids=lambda p: " ".join(p) or "heise-rag")
+def test_help_of_every_command_and_group_is_german(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "Aufruf: " in result.output and "Optionen" in result.output, result.output
+    assert english_lines(result.output) == [], (path, result.output)
 
 
 def test_the_walk_reaches_every_command() -> None:
@@ -150,3 +171,27 @@ def test_skip_reasons_of_a_bad_csv_are_german(tmp_path: Path) -> None:
     )
     reasons = [item.reason for item in read_headlines(path)]
     assert len(reasons) == 2 and english_lines("\n".join(reasons)) == [], reasons
+
+
+@pytest.mark.parametrize("command", ["retrieval", "answers"])
+def test_eval_option_errors_are_german(command: str, tmp_path: Path) -> None:
+    base = ["eval", command, "--collection", "probe", "--output", str(tmp_path / "bericht")]
+    for extra in (["--fail-under", "mrr@10"], []):  # a gate without value; no question set
+        result = CliRunner().invoke(app, [*base, *extra])
+        assert result.exit_code == 2 and "Fehler: " in result.output, (extra, result.output)
+        assert english_lines(result.output) == [], (extra, result.output)
+
+
+def test_unknown_model_name_is_german(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HEISE_RAG_MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["models", "provision", "--name", "gpt-17"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1 and "gpt-17" in result.output, result.output
+    assert english_lines(result.output) == [], result.output
+
+
+def test_bad_lora_adapters_are_german() -> None:
+    result = CliRunner().invoke(app, ["serve", "tgi", "--lora-adapters", "ohne-pfad="])
+    assert result.exit_code == 1 and "--lora-adapters" in result.output, result.output
+    assert english_lines(result.output) == [], result.output

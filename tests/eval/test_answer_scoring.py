@@ -74,14 +74,14 @@ def test_question_file_problems_are_reported_and_the_rest_kept(question_file: Pa
     duplicate.write_text(
         '{"qid": 1, "question": "a", "gold_ids": [1]}\n{"qid": "1", "question": "b", "gold_ids": [2]}\n'
     )
-    assert "appears twice" in load_questions(duplicate).problems[0]
+    assert "kommt doppelt vor" in load_questions(duplicate).problems[0]
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
-    with pytest.raises(QuestionSetError, match="no usable questions"):
+    with pytest.raises(QuestionSetError, match="keine brauchbaren Fragen"):
         load_questions(empty)
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("not json\n")
-    with pytest.raises(QuestionSetError, match="1 unusable lines"):
+    with pytest.raises(QuestionSetError, match="1 unbrauchbare Zeilen"):
         load_questions(garbage)
 
 

@@ -137,6 +137,6 @@ def test_eval_retrieval_all_modes_and_bad_floor(
     assert flat["hybrid.recall@10"] == 1.0 and set(flat) >= {"dense.mrr@10", "sparse.ndcg@10"}
     assert {"recall_at_k.png", "retrieval_latency.png", "per_question.csv"} <= {p.name for p in out.iterdir()}
     typo = runner.invoke(app, [*args, "--fail-under", "hybrid.mrr=0.1"])
-    assert typo.exit_code == 2 and "unknown metric" in typo.output
+    assert typo.exit_code == 2 and "unbekannte Metrik" in typo.output
     missing = runner.invoke(app, ["eval", "retrieval", "--collection", "heise", "--output", str(out)])
-    assert missing.exit_code == 2 and "exactly one of --questions or --squad" in missing.output
+    assert missing.exit_code == 2 and "genau eine der Optionen --questions oder --squad" in missing.output

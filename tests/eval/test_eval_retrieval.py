@@ -47,7 +47,7 @@ def test_jsonl_questions_coerce_ids_and_report_bad_lines(tmp_path: Path) -> None
     loaded = load_questions(bad)
     assert [q.qid for q in loaded.questions] == ["x"]
     assert loaded.problems[0].startswith(f"{bad}:2: question: ")
-    with pytest.raises(QuestionSetError, match="not a SQuAD file"):
+    with pytest.raises(QuestionSetError, match="keine SQuAD-Datei"):
         load_squad_questions(good)
 
 

@@ -25,7 +25,7 @@ def test_floors() -> None:
     flat = {"a": 0.4, "b": 0.9, "c": float("nan")}
     assert failed_floors(flat, [("a", 0.5), ("b", 0.5)]) == ["a = 0.4000 < 0.5"]
     assert failed_floors(flat, [("c", 0.0)]) == ["c = nan < 0.0"]
-    with pytest.raises(GateError, match="unknown metric"):
+    with pytest.raises(GateError, match="unbekannte Metrik"):
         failed_floors(flat, [("typo", 0.1)])
 
 
@@ -45,5 +45,5 @@ def test_paired_difference_by_hand(tmp_path: Path) -> None:
     assert (diff.metric, diff.n_paired) == ("f1", 2)  # q3/q4 are not shared, p is undefined now
     assert (diff.current, diff.baseline, diff.delta) == (1.0, 0.5, 0.5)
     assert "0.5000 -> 1.0000" in format_differences([diff])[0]
-    with pytest.raises(GateError, match="no per-question results"):
+    with pytest.raises(GateError, match="keine Ergebnisse je Frage"):
         compare_with_baseline(now, tmp_path / "missing")

@@ -60,8 +60,8 @@ def test_cli_ingest_reports_and_stats_show_the_collection(small_env: Path) -> No
     stats = runner.invoke(app, ["index", "stats", "--collection", "probe"])
     assert stats.exit_code == 0, stats.output
     lines = dict(line.split(None, 1) for line in stats.output.splitlines())
-    assert lines["articles"].strip() == "5" and lines["sources"].strip() == "heise (5)"
-    assert int(lines["points"]) > 5
+    assert lines["Artikel"].strip() == "5" and lines["Quellen"].strip() == "heise (5)"
+    assert int(lines["Punkte"]) > 5
 
 
 def test_cli_reports_implausible_dates_and_stats_count_them(
@@ -80,9 +80,9 @@ def test_cli_reports_implausible_dates_and_stats_count_them(
     assert future in result.output
 
     stats = runner.invoke(app, ["index", "stats", "--collection", "probe"])
-    lines = dict(line.split(None, 1) for line in stats.output.splitlines() if not line.startswith("impl"))
-    assert lines["dates"].strip() == "2023-05-04 .. 2023-05-04"  # not 1-01-01 .. 2099-12-31
-    assert "implausible dates  2 (before 1995 or in the future" in stats.output
+    lines = dict(line.split(None, 1) for line in stats.output.splitlines() if not line.startswith("unpl"))
+    assert lines["Zeitraum"].strip() == "2023-05-04 .. 2023-05-04"  # not 1-01-01 .. 2099-12-31
+    assert "unplausible Daten  2 (vor 1995 oder in der Zukunft" in stats.output
 
     monkeypatch.setenv("HEISE_RAG_IMPLAUSIBLE_DATES", "skip")
     get_settings.cache_clear()

