@@ -132,6 +132,9 @@ def serve_tgi(
     ] = DEFAULT_REQUEST_TIMEOUT,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: the setting).")] = None,
     dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16 (default: setting).")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="onnx-int4 or transformers (default: the setting).")
+    ] = None,
 ) -> None:
     """Serve a model over TGI's HTTP API (/generate, /generate_stream, /v1/chat/completions, ...)."""
     from rag.models.resolve import ModelNotProvisionedError
@@ -148,6 +151,7 @@ def serve_tgi(
             lora_adapters=parse_lora_adapters(lora_adapters),
             device=settings.device,
             dtype=dtype or settings.generator_dtype,
+            engine=engine or settings.generator_engine,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,
