@@ -11,6 +11,7 @@ from cli.errors import fail
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
+from rag.models.onnx_build import onnx_state
 from rag.models.provision import ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
@@ -55,6 +56,13 @@ def models_list() -> None:
         rows.append(
             (spec.name, spec.role, spec.package_label, spec.upstream, spec.licence, state.status, size)
         )
+        if spec.onnx_int4:
+            built = onnx_state(spec, cache)
+            size = human_size(built.size_bytes) if built.size_bytes else "-"
+            role = "int4-ONNX-Kopie (Engine onnx-int4)"
+            rows.append(
+                (built.path.name, role, f"aus {spec.name}", spec.upstream, spec.licence, built.status, size)
+            )
     typer.echo(table(rows))
     typer.echo(f"\nCache: {cache}")
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from rag.core.settings import Settings
@@ -15,11 +18,14 @@ from rag.models.onnx_build import onnx_state
 from rag.models.provision import MANIFEST
 from rag.models.registry import MODELS, ModelSpec
 
+OpenAPI = Any  # tests/rag/generation/conftest.py: OpenAPI
 CHAT = [{"role": "user", "content": "Hallo, wie geht's?"}]
 
 
 @pytest.fixture
-def registered(onnx_tiny: tuple[ModelSpec, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+def registered(
+    onnx_tiny: tuple[ModelSpec, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, Path]]:
     """The tiny ONNX model's name, registered like a provisioned model, and its cache."""
     spec, cache = onnx_tiny
     monkeypatch.setitem(MODELS, spec.name, spec)
@@ -118,3 +124,28 @@ def test_adapters_quantization_and_unbuilt_models_stay_on_transformers(
     assert "keine int4-ONNX-Kopie" in _fallback(tiny, cache, caplog)
     caplog.clear()
     assert "ohne LoRA-Adapter" in _fallback(tiny, cache, caplog, adapters={"kurz": str(lora_adapter)})
+
+
+@pytest.mark.slow
+def test_the_tgi_server_serves_the_onnx_engine(registered: tuple[str, Path], tgi_openapi: OpenAPI) -> None:
+    from rag.serve.routes import create_app
+    from rag.serve.startup import build_server, running_server
+
+    name, cache = registered
+    server = build_server(name, cache_dir=cache, engine="onnx-int4", threads=1)
+    assert server.engine.runtime == "onnx-int4"
+    body = {
+        "inputs": "Hallo Welt",
+        "parameters": {
+            "max_new_tokens": 4,
+            "details": True,
+            "decoder_input_details": True,
+            "top_n_tokens": 2,
+        },
+    }
+    with running_server(create_app(server)) as url:
+        response = httpx.post(url + "/generate", json=body, timeout=60)
+        refused = httpx.post(url + "/generate", json={"inputs": "Hallo", "parameters": {"typical_p": 0.5}})
+    details = tgi_openapi.validate_response("/generate", "post", response)["details"]
+    assert details["generated_tokens"] == len(details["tokens"]) <= 4 and details["prefill"]
+    assert refused.status_code == 422 and "typical_p" in refused.json()["error"]
