@@ -30,7 +30,8 @@ from rag.models.provision import MANIFEST, ModelState, Status, expected_manifest
 from rag.models.registry import ModelSpec
 
 # Bump when the build recipe (builder options, post-processing) changes: cached folders rebuild.
-ONNX_BUILD_VERSION = 1
+# 2: prune_lm_head.
+ONNX_BUILD_VERSION = 2
 ONNX_SUFFIX = "-onnx-int4"
 RUNTIME_PACKAGE = "onnxruntime-genai"
 # The runtime's builder imports these at build time only.
@@ -95,6 +96,10 @@ def _run_builder(base: Path, out: Path, work: Path) -> None:
     cmd = [
         sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(base), "-o", str(out),
         "-p", "int4", "-e", "cpu", "-c", str(work / "hf-cache"),
+        # The output layer only for the last prompt position: Qwen2.5-0.5B's 151,936 x 896 head is
+        # about a quarter of prompt processing when it runs for every position; the first token
+        # came about 25 % sooner here, with the same greedy tokens.
+        "--extra_options", "prune_lm_head=true",
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=work)
     if result.returncode != 0 or not all((out / name).is_file() for name in MODEL_FILES):
