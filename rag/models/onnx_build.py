@@ -10,7 +10,7 @@ records the base model's identity, this module's build version, the builder's ve
 sha256 and size of every file. A folder without that manifest (an interrupted build), or whose
 manifest names another base, build version or builder version (an older converter), or whose
 files differ in size from the manifest, is not ``ready``: the engine falls back to transformers
-and the next ``heise-rag models provision`` rebuilds it.
+and the next ``heise-rag models provision --onnx`` rebuilds it.
 """
 
 from __future__ import annotations

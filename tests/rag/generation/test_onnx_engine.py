@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +149,21 @@ def test_the_tgi_server_serves_the_onnx_engine(registered: tuple[str, Path], tgi
     details = tgi_openapi.validate_response("/generate", "post", response)["details"]
     assert details["generated_tokens"] == len(details["tokens"]) <= 4 and details["prefill"]
     assert refused.status_code == 422 and "typical_p" in refused.json()["error"]
+
+
+@pytest.mark.slow
+def test_the_default_generator_answers_in_german_through_its_int4_copy(
+    settings: Settings, provisioned: Callable[[str], Path]
+) -> None:
+    name = "qwen2.5-coder-0.5b-instruct"
+    provisioned(name)
+    state = onnx_state(MODELS[name], settings.model_cache_dir)
+    if state.status != "ready":
+        pytest.skip(f"{state.path.name} is {state.status}: run `heise-rag models provision --name {name}`")
+    engine = load_engine(name, cache_dir=settings.model_cache_dir, runtime="onnx-int4")
+    assert engine.runtime == "onnx-int4"
+    ids = engine.encode_chat([{"role": "user", "content": "Was ist die Hauptstadt von Deutschland?"}])
+    stream = engine.stream(ids, SamplingParams(max_new_tokens=16))
+    list(stream)
+    assert "Berlin" in stream.text
+    unload_engines()
