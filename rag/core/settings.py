@@ -169,8 +169,9 @@ class Settings(BaseSettings):
     )
     generator_engine: Literal["transformers", "onnx-int4"] = Field(
         default="transformers",
-        description="`local` backend and `serve tgi`: `onnx-int4` runs the int4 ONNX copy that provisioning "
-        "builds with onnxruntime-genai (falls back to transformers, with a warning, where it cannot run); "
+        description="`local` backend and `serve tgi`: `onnx-int4` runs the int4 ONNX copy that "
+        "`models provision --onnx` builds, with onnxruntime-genai (falls back to transformers, with a "
+        "warning, where it cannot run); "
         "`transformers` is what LoRA adapters, bitsandbytes and QLoRA training use.",
     )
     generator_adapter: str | None = Field(
