@@ -16,6 +16,15 @@ answers the same short German question with greedy decoding:
 - ``local-bf16-t1``: the same in bfloat16 (``HEISE_RAG_GENERATOR_DTYPE=bfloat16``), which this
   machine's AVX512-BF16 runs about twice as fast for prompt processing.
 
+``--engines transformers,onnx-int4`` instead compares the runtimes of the `local` backend (the
+``generator_engine`` setting) side by side: every engine answers the same XQuAD dev questions
+(``bench.generator_choice.dev_cases``: the product prompt with three sources) greedily, the engines
+interleaved question by question so that the shared machine's load hits them alike. Reported per
+engine: time to first token, decode tokens/s and whole-answer seconds (p50 over the questions),
+peak RSS of a process that loads the engine and answers once (measured in a child process each),
+the model folder's size on disk, answer metrics and the share of answers identical to the first
+engine's.
+
 Per run: time to first token (call to first non-empty chunk), decode rate ((tokens - 1) / time after
 the first token) and end-to-end rate (tokens / total time). One untimed warm-up run precedes each
 variant. The machine is shared: absolute figures vary with its load.
@@ -38,9 +47,15 @@ import torch
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
+from bench.generator_choice import DevCase, dev_cases, score
+from rag.core.prompting import PROMPT
 from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 from rag.generation import make_chat_model
-from rag.generation.engine import unload_engines
+from rag.generation.engine import RUNTIMES, unload_engines
+from rag.models.onnx_build import onnx_state
+from rag.models.provision import folder_size
+from rag.models.registry import MODELS
+from rag.models.resolve import resolve_model
 
 SYSTEM = "Du bist ein hilfreicher Assistent. Antworte auf Deutsch."
 QUESTION = "Was ist ein Router und wofür braucht man ihn zu Hause?"
@@ -61,7 +76,8 @@ def messages(long: bool) -> list[BaseMessage]:
     return [SystemMessage(SYSTEM), HumanMessage(f"Quellen:\n{sources}\n\nFrage: {QUESTION}")]
 
 
-def one_run(chat_model: BaseChatModel, prompt: list[BaseMessage]) -> dict[str, float]:
+def one_run(chat_model: Any, prompt: Any) -> dict[str, float]:
+    """Stream one answer of ``chat_model`` (a chat model or a chain ending in one) to ``prompt``."""
     started = time.perf_counter()
     first = None
     total = None
@@ -79,6 +95,8 @@ def one_run(chat_model: BaseChatModel, prompt: list[BaseMessage]) -> dict[str, f
         "e2e_tokens_per_s": tokens / (ended - started),
         "output_tokens": tokens,
         "input_tokens": int(usage.get("input_tokens", 0)),
+        "seconds": ended - started,
+        "text": str(total.content),
     }
 
 
@@ -196,6 +214,96 @@ def run(
     return results
 
 
+def _engine_model(settings: Settings, model: str, engine: str, max_new_tokens: int) -> BaseChatModel:
+    update = {
+        "generator_model": model,
+        "generator_engine": engine,
+        "generator_max_new_tokens": max_new_tokens,
+        "generator_temperature": 0.0,
+    }
+    return make_chat_model(settings.model_copy(update=update), "local")
+
+
+def _disk_bytes(settings: Settings, model: str, engine: str) -> int:
+    if engine == "onnx-int4":
+        return onnx_state(MODELS[model], settings.model_cache_dir).size_bytes
+    return folder_size(Path(resolve_model(model, settings.model_cache_dir)))
+
+
+def probe_memory(model: str, engine: str, max_new_tokens: int) -> dict[str, Any]:
+    """Load one engine and answer one dev question in this (fresh) process; report its peak RSS.
+
+    Read from ``VmHWM``, the high-water mark of this process image: ``ru_maxrss`` survives
+    ``exec`` on Linux and reported the parent's peak for both engines.
+    """
+    chat_model = _engine_model(get_settings(), model, engine, max_new_tokens)
+    runtime = chat_model.warm_up().runtime  # type: ignore[attr-defined]
+    one_run(PROMPT | chat_model, dev_cases(1)[0].inputs)
+    status = Path("/proc/self/status").read_text(encoding="utf-8")
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
+    return {"runtime": runtime, "peak_rss_mb": peak_kb / 1024}
+
+
+def _probe_in_child(model: str, engine: str, max_new_tokens: int) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.generation", "--model", model, "--probe-memory", engine]
+    command += ["--max-new-tokens", str(max_new_tokens)]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def compare_engines(
+    settings: Settings, model: str, engines: list[str], questions: int, max_new_tokens: int
+) -> list[dict[str, Any]]:
+    """The engines side by side on the same dev questions, interleaved (see the module docstring)."""
+    cases: list[DevCase] = dev_cases(questions)
+    chains = {}
+    summary: dict[str, dict[str, Any]] = {}
+    for engine in engines:
+        memory = _probe_in_child(model, engine, max_new_tokens)
+        chat_model = _engine_model(settings, model, engine, max_new_tokens)
+        started = time.perf_counter()
+        runtime = chat_model.warm_up().runtime  # type: ignore[attr-defined]
+        load_s = time.perf_counter() - started
+        chains[engine] = PROMPT | chat_model
+        chains[engine].bind(max_tokens=4).invoke(cases[0].inputs)  # warm-up, untimed
+        summary[engine] = {
+            "engine": engine,
+            "runtime": runtime,
+            "load_s": round(load_s, 2),
+            "disk_mb": round(_disk_bytes(settings, model, engine) / 2**20),
+            "peak_rss_mb": round(memory["peak_rss_mb"]),
+        }
+    rows: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
+    for i, case in enumerate(cases):
+        order = engines if i % 2 == 0 else engines[::-1]
+        for engine in order:
+            run = one_run(chains[engine], case.inputs)
+            rows[engine].append(run | score(case, run["text"]))
+        print(f"question {i + 1}/{len(cases)}: " + ", ".join(
+            f"{e} {rows[e][-1]['ttft_s']:.2f} s / {rows[e][-1]['seconds']:.2f} s" for e in engines
+        ), flush=True)  # fmt: skip
+    reference = [r["text"] for r in rows[engines[0]]]
+    results = []
+    for engine in engines:
+        runs = rows[engine]
+        entry = summary[engine] | {
+            "questions": len(runs),
+            "input_tokens_p50": statistics.median(r["input_tokens"] for r in runs),
+            "output_tokens_p50": statistics.median(r["output_tokens"] for r in runs),
+        }
+        for key in ("ttft_s", "decode_tokens_per_s", "seconds"):
+            entry[f"{key}_p50"] = round(statistics.median(r[key] for r in runs), 3)
+        for key in ("em", "f1", "contains", "cites_gold", "refused"):
+            entry[key] = round(sum(r[key] for r in runs) / len(runs), 3)
+        entry["same_answer_as_" + engines[0]] = round(
+            sum(r["text"] == ref for r, ref in zip(runs, reference, strict=True)) / len(runs), 3
+        )
+        entry["answers"] = [r["text"] for r in runs]
+        results.append(entry)
+        print({k: v for k, v in entry.items() if k != "answers"}, flush=True)
+    return results
+
+
 VARIANTS = [
     "local-fp32",
     "local-fp32-long",
@@ -219,9 +327,26 @@ def main() -> None:
     )
     parser.add_argument("--server-threads", type=int, default=None, help="torch threads of the server")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
+    parser.add_argument(
+        "--engines", default=None, help=f"compare these engines instead ({','.join(RUNTIMES)})"
+    )
+    parser.add_argument("--questions", type=int, default=8, help="dev questions per engine (--engines)")
+    parser.add_argument("--probe-memory", choices=RUNTIMES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = get_settings()
     model = args.model or settings.generator_model
+    if args.probe_memory:
+        print(json.dumps(probe_memory(model, args.probe_memory, args.max_new_tokens)))
+        return
+    if args.engines:
+        engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        print(f"model {model}, greedy, <= {args.max_new_tokens} new tokens, {args.questions} questions")
+        results = compare_engines(settings, model, engines, args.questions, args.max_new_tokens)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            report = {"model": model, "max_new_tokens": args.max_new_tokens, "engines": results}
+            args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:

@@ -12,6 +12,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -33,6 +34,59 @@ def _paragraphs(path: Path) -> dict[str, str]:
     return {f"{a['title']}#{i}": p["context"] for a in data for i, p in enumerate(a["paragraphs"])}
 
 
+@dataclass(frozen=True)
+class DevCase:
+    """One XQuAD dev question with its three sources in prompt order; ``ids[gold_index]`` is gold."""
+
+    question: str
+    answer: str
+    ids: tuple[str, ...]
+    gold: str
+    documents: tuple[Document, ...]
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        """The product prompt's variables (``PROMPT | chat_model``)."""
+        return {"question": self.question, "context": format_sources(self.documents)}
+
+
+def dev_cases(n: int, seed: int = 42) -> list[DevCase]:
+    """``n`` seeded dev questions, each with its gold paragraph and two from other articles."""
+    path = get_settings().resolved_data_dir / XQUAD_FILE
+    paragraphs = _paragraphs(path)
+    rng = random.Random(seed)
+    cases = []
+    for q in rng.sample(load_squad_questions(path).questions, n):
+        gold = q.gold_ids[0]
+        title = gold.split("#")[0]
+        others = [k for k in paragraphs if not k.startswith(title + "#")]
+        ids = [gold, *rng.sample(others, 2)]
+        random.Random(q.qid).shuffle(ids)
+        docs = tuple(
+            Document(page_content=paragraphs[i], metadata={"title": i.split("#")[0], "source": "xquad"})
+            for i in ids
+        )
+        cases.append(DevCase(q.question, q.answer or "", tuple(ids), gold, docs))
+    return cases
+
+
+def score(case: DevCase, text: str) -> dict[str, float]:
+    """Answer metrics of one answer: EM, token F1, containment, citations, refusal."""
+    refs = [
+        SourceRef(number=n, article_id=i, source="xquad", title="", score=0.0, passage="")
+        for n, i in enumerate(case.ids, start=1)
+    ]
+    text, cited = resolve_citations(text, refs)
+    return {
+        "em": exact_match(text, case.answer),
+        "f1": token_f1(text, case.answer),
+        "contains": contains_answer(text, case.answer),
+        "cites_gold": float(any(c.article_id == case.gold for c in cited)) if cited else 0.0,
+        "cites_any": float(bool(cited)),
+        "refused": float(REFUSAL.rstrip(".") in text),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=40)
@@ -40,44 +94,16 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
-    path = settings.resolved_data_dir / XQUAD_FILE
-    paragraphs = _paragraphs(path)
-    rng = random.Random(42)
-    questions = rng.sample(load_squad_questions(path).questions, args.n)
+    cases = dev_cases(args.n)
     results: dict[str, dict[str, float]] = {}
     for model in args.models.split(","):
         chain = PROMPT | make_chat_model(settings.model_copy(update={"generator_model": model}), "local")
         chain = chain | StrOutputParser()
         rows = []
-        for q in questions:
-            gold = q.gold_ids[0]
-            title = gold.split("#")[0]
-            others = [k for k in paragraphs if not k.startswith(title + "#")]
-            ids = [gold, *rng.sample(others, 2)]
-            random.Random(q.qid).shuffle(ids)
-            docs = [
-                Document(page_content=paragraphs[i], metadata={"title": i.split("#")[0], "source": "xquad"})
-                for i in ids
-            ]
+        for case in cases:
             started = time.perf_counter()
-            text = chain.invoke({"question": q.question, "context": format_sources(docs)})
-            seconds = time.perf_counter() - started
-            refs = [
-                SourceRef(number=n, article_id=i, source="xquad", title="", score=0.0, passage="")
-                for n, i in enumerate(ids, start=1)
-            ]
-            text, cited = resolve_citations(text, refs)
-            rows.append(
-                {
-                    "em": exact_match(text, q.answer or ""),
-                    "f1": token_f1(text, q.answer or ""),
-                    "contains": contains_answer(text, q.answer or ""),
-                    "cites_gold": float(any(c.article_id == gold for c in cited)) if cited else 0.0,
-                    "cites_any": float(bool(cited)),
-                    "refused": float(REFUSAL.rstrip(".") in text),
-                    "seconds": seconds,
-                }
-            )
+            text = chain.invoke(case.inputs)
+            rows.append(score(case, text) | {"seconds": time.perf_counter() - started})
         results[model] = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
         print(model, {k: round(v, 3) for k, v in results[model].items()}, flush=True)
     if args.output:

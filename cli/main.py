@@ -12,6 +12,7 @@ from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
+from rag.models.onnx_build import onnx_state
 from rag.models.provision import STATUS_LABELS, ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
@@ -40,11 +41,19 @@ index_app.command("reweight-sparse")(index.index_reweight_sparse)
 @models_app.command("provision")
 def models_provision(
     name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Nur diese Modelle.")] = None,
+    onnx: Annotated[
+        bool | None,
+        typer.Option(
+            help="Auch die int4-ONNX-Kopie bauen (Standard: wenn HEISE_RAG_GENERATOR_ENGINE=onnx-int4)."
+        ),
+    ] = None,
 ) -> None:
     """Jedes festgelegte Modellpaket installieren und seinen fertigen Ordner im gemeinsamen Cache anlegen."""
-    cache = get_settings().model_cache_dir
+    settings = get_settings()
+    cache = settings.model_cache_dir
+    build_onnx = onnx if onnx is not None else settings.generator_engine == "onnx-int4"
     try:
-        states = provision_all(cache, name or None, log=typer.echo)
+        states = provision_all(cache, name or None, log=typer.echo, onnx=build_onnx)
     except ProvisionError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"{len(states)} Modell(e) bereit in {cache}")
@@ -69,6 +78,21 @@ def models_list() -> None:
                 size,
             )
         )
+        if spec.onnx_int4:
+            built = onnx_state(spec, cache)
+            size = human_size(built.size_bytes) if built.size_bytes else "-"
+            role = "int4-ONNX-Kopie (Engine onnx-int4)"
+            rows.append(
+                (
+                    built.path.name,
+                    role,
+                    f"aus {spec.name}",
+                    spec.upstream,
+                    spec.licence,
+                    STATUS_LABELS[built.status],
+                    size,
+                )
+            )
     typer.echo(table(rows))
     typer.echo(f"\nCache: {cache}")
 
@@ -148,6 +172,9 @@ def serve_tgi(
     dtype: Annotated[
         str | None, typer.Option(help="auto, float32, bfloat16 (Standard: Einstellung).")
     ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="onnx-int4 oder transformers (Standard: Einstellung).")
+    ] = None,
 ) -> None:
     """Ein Modell über die HTTP-API von TGI anbieten (/generate, /v1/chat/completions, ...)."""
     from rag.models.resolve import ModelNotProvisionedError
@@ -164,6 +191,7 @@ def serve_tgi(
             lora_adapters=parse_lora_adapters(lora_adapters),
             device=settings.device,
             dtype=dtype or settings.generator_dtype,
+            engine=engine or settings.generator_engine,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,

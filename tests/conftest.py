@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -15,7 +17,7 @@ from ingest.service import make_indexer
 from rag.core.domain import Article
 from rag.core.settings import Settings, get_settings
 from rag.models.provision import model_state
-from rag.models.registry import MODELS
+from rag.models.registry import MODELS, ModelSpec
 from rag.store.vector_store import VectorStore, open_client
 
 SAMPLE_ARTICLES = [
@@ -118,3 +120,39 @@ def ask_env(
     make_indexer(settings, VectorStore(client, settings.collection)).ingest(SAMPLE_ARTICLES)
     client.close()
     return settings
+
+
+@pytest.fixture(scope="session")
+def onnx_tiny(
+    provisioned: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ModelSpec, Path]:
+    """A registered-looking tiny llama (random weights) with its int4 ONNX copy built, in its own cache.
+
+    Why not tiny-random-llama itself: its attention heads have 4 dimensions and onnxruntime's
+    GroupQueryAttention needs a multiple of 8. Skips where onnxruntime-genai is not installed.
+    """
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai has no wheel installed here")
+    import torch
+    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    from rag.models.onnx_build import provision_onnx
+    from rag.models.provision import MANIFEST, expected_manifest
+
+    spec = replace(MODELS["tiny-random-llama"], name="tiny-onnx-llama", onnx_int4=True)
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    base = cache / spec.name
+    tokenizer = AutoTokenizer.from_pretrained(provisioned("tiny-random-llama"))
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=1, eos_token_id=2,
+    )  # fmt: skip
+    model = LlamaForCausalLM(config)
+    model.generation_config = GenerationConfig(bos_token_id=1, eos_token_id=[2], pad_token_id=2)
+    model.save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    (base / MANIFEST).write_text(json.dumps(expected_manifest(spec)), encoding="utf-8")
+    state = provision_onnx(spec, model_state(spec, cache), cache)
+    assert state.status == "ready", state
+    return spec, cache

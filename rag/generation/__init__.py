@@ -1,6 +1,6 @@
 """Answer generators as LangChain chat models, chosen by settings (`prompt | make_chat_model(s)`).
 
-- ``local``: :class:`LocalChatModel`, transformers in this process;
+- ``local``: :class:`LocalChatModel`, in this process (onnxruntime-genai or transformers);
 - ``tgi``: :class:`TGIChatModel`, ``huggingface_hub.InferenceClient`` against ``generator_url``;
 - ``openai``: :class:`OpenAICompatibleChatModel`, any OpenAI-compatible server at ``generator_url``.
 
@@ -36,6 +36,7 @@ def make_chat_model(settings: Settings, backend: str | None = None) -> BaseChatM
             model=settings.generator_model,
             model_cache_dir=settings.model_cache_dir,
             quantization=settings.generator_quantization,
+            engine=settings.generator_engine,
             adapter=settings.generator_adapter,
             device=settings.device,
             threads=settings.generator_threads,

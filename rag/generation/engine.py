@@ -1,20 +1,24 @@
-"""In-process transformers generation, shared by the `local` backend and the TGI-compatible server.
+"""In-process generation, shared by the `local` backend and the TGI-compatible server.
 
-An :class:`Engine` holds one loaded model (float32 or bfloat16, or bitsandbytes NF4/int8, optionally
-with peft LoRA adapters) and its tokenizer; :func:`load_engine` loads each combination of model,
-quantization, adapters, device and dtype once per process. :meth:`Engine.stream` runs
-``model.generate`` in a worker thread and hands tokens over through a queue as they are produced,
-each with its id, its text (incremental detokenization as TGI does it, so multi-byte characters split
-over tokens come out whole) and its log-probability. Generations on one engine are serialized by its
-lock, so concurrent callers (app sessions, CLI, server requests) each get a whole, ungarbled answer in
-turn; a generation that has to queue says so (``GenerationStream.waiting``, the ``on_wait`` callback,
-``Engine.waiting``), so a user interface can show that it waits for the model. An optional ``timeout``
-bounds a generation, queueing included.
+An :class:`Engine` holds one loaded model and its tokenizer. :class:`TransformersEngine` runs
+transformers (float32 or bfloat16, or bitsandbytes NF4/int8, optionally with peft LoRA adapters);
+``rag.generation.onnx_engine.OnnxEngine`` runs an int4 ONNX copy with onnxruntime-genai, and
+:func:`load_engine` falls back from it to transformers, with a warning, wherever it cannot run.
+:func:`load_engine` loads each combination of model, runtime, quantization, adapters, device and
+dtype once per process. :meth:`Engine.stream` generates in a worker thread and hands tokens over
+through a queue as they are produced, each with its id, its text (incremental detokenization as TGI
+does it, so multi-byte characters split over tokens come out whole) and its log-probability.
+Generations on one engine are serialized by its lock, so concurrent callers (app sessions, CLI,
+server requests) each get a whole, ungarbled answer in turn; a generation that has to queue says so
+(``GenerationStream.waiting``, the ``on_wait`` callback, ``Engine.waiting``), so a user interface
+can show that it waits for the model. An optional ``timeout`` bounds a generation, queueing
+included.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
 import math
 import queue
 import random
@@ -47,6 +51,8 @@ from rag.models.resolve import resolve_model
 Quantization = Literal["none", "nf4", "int8"]
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "nf4", "int8")
+# The runtimes behind the same Engine interface (the `generator_engine` setting).
+RUNTIMES: tuple[str, ...] = ("transformers", "onnx-int4")
 # bfloat16 halves prefill time on CPUs with AVX512-BF16/AMX; float32 is safe everywhere.
 # bitsandbytes' 8-bit matmul warns on every forward pass on CPU; the cast is expected there.
 warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
@@ -312,71 +318,56 @@ class GenerationStream:
 
 
 class Engine:
-    """A loaded causal LM with its tokenizer; use :func:`load_engine` to get a cached one."""
+    """What the `local` backend and the TGI-compatible server need from a loaded model.
+
+    The tokenizer side (chat template, encoding, incremental detokenization, stop ids), the lock
+    that serializes generations and the queueing notice are shared; a runtime supplies
+    :meth:`prefill` and :meth:`_generate_into`. Use :func:`load_engine` to get a cached one.
+    ``runtime`` names the runtime that actually runs, after any fallback.
+    """
+
+    runtime = "transformers"
 
     def __init__(
         self,
         name: str,
-        model: Any,
         tokenizer: Any,
+        generation_config: GenerationConfig,
+        max_position: int,
         *,
         quantization: str = "none",
         adapters: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
-        self.model = model
         self.tokenizer = tokenizer
         self.quantization = quantization
         self.adapters = dict(adapters or {})
         self.lock = threading.Lock()
         self._waiting = 0
         self._waiting_lock = threading.Lock()
-        self.device = next(model.parameters()).device
         self.special_ids = set(tokenizer.all_special_ids) | {
             i for i, added in tokenizer.added_tokens_decoder.items() if added.special
         }
-        config = model.generation_config
+        config = generation_config
         eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
         self.eos_ids: set[int] = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.pad_id = config.pad_token_id if config.pad_token_id is not None else next(iter(self.eos_ids), 0)
         self.bos_id = config.bos_token_id
-        self.max_position = int(
-            getattr(model.config, "max_position_embeddings", None) or tokenizer.model_max_length or 2048
-        )
+        self.max_position = max_position
 
-    @classmethod
-    def load(
-        cls,
-        name: str,
-        path: str,
-        *,
-        quantization: str = "none",
-        adapters: Mapping[str, str] | None = None,
-        device: str = "cpu",
-        dtype: str = "float32",
-    ) -> Engine:
+    @staticmethod
+    def load_tokenizer(path: str) -> Any:
+        """The folder's tokenizer, with a plain chat template where the model ships none."""
         tokenizer = AutoTokenizer.from_pretrained(path)
         if tokenizer.chat_template is None:
             tokenizer.chat_template = FALLBACK_CHAT_TEMPLATE
-        weights = inference_dtype(dtype, device)
-        config = quantization_config(quantization, weights)
-        kwargs: dict[str, Any] = {"dtype": weights}
-        if config is not None:
-            kwargs.update(quantization_config=config, device_map={"": device})
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-        if config is None:
-            model.to(device)
-        if adapters:
-            from peft import PeftModel
+        return tokenizer
 
-            (first, first_path), *rest = adapters.items()
-            with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
-                warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
-                model = PeftModel.from_pretrained(model, first_path, adapter_name=first)
-                for adapter_name, adapter_path in rest:
-                    model.load_adapter(adapter_path, adapter_name=adapter_name)
-        model.eval()
-        return cls(name, model, tokenizer, quantization=quantization, adapters=adapters)
+    @staticmethod
+    def context_length(model_config: Any, tokenizer: Any) -> int:
+        return int(
+            getattr(model_config, "max_position_embeddings", None) or tokenizer.model_max_length or 2048
+        )
 
     def render_chat(self, messages: Sequence[Mapping[str, str]]) -> str:
         """The prompt text for a conversation, ending where the assistant's answer begins."""
@@ -397,6 +388,9 @@ class Engine:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise ValueError(f"unknown adapter_id {adapter!r}; loaded adapters: {known}")
 
+    def check_params(self, params: SamplingParams) -> None:
+        """Raise ValueError for sampling options this runtime cannot honour (all are fine here)."""
+
     @property
     def waiting(self) -> int:
         """How many generations are queued behind the one that holds the model."""
@@ -413,6 +407,7 @@ class Engine:
     ) -> GenerationStream:
         """Start generating now (or as soon as the model is free); iterate for tokens as they come."""
         self.check_adapter(adapter)
+        self.check_params(params)
         return GenerationStream(self, input_ids, params, adapter, on_wait=on_wait, timeout=timeout)
 
     @contextmanager
@@ -438,6 +433,80 @@ class Engine:
         finally:
             if held:
                 self.lock.release()
+
+    def prefill(self, input_ids: Sequence[int], *, adapter: str | None = None) -> list[Token]:
+        """The prompt tokens with the log-probability the model gives each (the first has none)."""
+        raise NotImplementedError
+
+    def _generate_into(
+        self,
+        input_ids: list[int],
+        params: SamplingParams,
+        adapter: str | None,
+        seed: int | None,
+        out: queue.Queue[Any],
+        cancel: threading.Event,
+    ) -> None:
+        """Generate in the worker thread: queue ``(id, logprob, top)`` per token, then ``_END``
+        (an exception instead where generation fails); wait for the model with :meth:`_turn`."""
+        raise NotImplementedError
+
+
+class TransformersEngine(Engine):
+    """transformers in float32 or bfloat16, or bitsandbytes NF4/int8, optionally with peft LoRA
+    adapters: the engine QLoRA trains for, and the fallback of every other runtime."""
+
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        tokenizer: Any,
+        *,
+        quantization: str = "none",
+        adapters: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            name,
+            tokenizer,
+            model.generation_config,
+            self.context_length(model.config, tokenizer),
+            quantization=quantization,
+            adapters=adapters,
+        )
+        self.model = model
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(
+        cls,
+        name: str,
+        path: str,
+        *,
+        quantization: str = "none",
+        adapters: Mapping[str, str] | None = None,
+        device: str = "cpu",
+        dtype: str = "float32",
+    ) -> TransformersEngine:
+        tokenizer = cls.load_tokenizer(path)
+        weights = inference_dtype(dtype, device)
+        config = quantization_config(quantization, weights)
+        kwargs: dict[str, Any] = {"dtype": weights}
+        if config is not None:
+            kwargs.update(quantization_config=config, device_map={"": device})
+        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        if config is None:
+            model.to(device)
+        if adapters:
+            from peft import PeftModel
+
+            (first, first_path), *rest = adapters.items()
+            with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
+                warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+                model = PeftModel.from_pretrained(model, first_path, adapter_name=first)
+                for adapter_name, adapter_path in rest:
+                    model.load_adapter(adapter_path, adapter_name=adapter_name)
+        model.eval()
+        return cls(name, model, tokenizer, quantization=quantization, adapters=adapters)
 
     def prefill(self, input_ids: Sequence[int], *, adapter: str | None = None) -> list[Token]:
         """The prompt tokens with the log-probability the model gives each (the first has none)."""
@@ -526,6 +595,40 @@ class Engine:
 
 _ENGINES: dict[tuple[Any, ...], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+log = logging.getLogger(__name__)
+
+
+def _onnx_engine(
+    model: str,
+    path: str,
+    cache_dir: Path,
+    *,
+    quantization: str,
+    adapters: Mapping[str, str] | None,
+    device: str,
+    threads: int | None,
+) -> Engine | str:
+    """The onnx-int4 engine of ``model``, or why it cannot run here (then transformers answers)."""
+    if quantization != "none" or adapters or device != "cpu":
+        return "es läuft nur auf der CPU, ohne bitsandbytes-Quantisierung und ohne LoRA-Adapter"
+    from rag.models.onnx_build import onnx_state
+    from rag.models.registry import MODELS
+
+    spec = MODELS.get(model)
+    if spec is None or not spec.onnx_int4:
+        return f"für {model!r} baut die Provisionierung keine int4-ONNX-Kopie"
+    state = onnx_state(spec, cache_dir)
+    if state.status != "ready":
+        remedy = f"`heise-rag models provision --onnx --name {model}` baut ihn neu"
+        return f"{state.path} ist {state.status}; {remedy}"
+    try:
+        from rag.generation.onnx_engine import OnnxEngine
+    except (ImportError, OSError) as exc:
+        return f"onnxruntime-genai lässt sich auf dieser Plattform nicht laden ({exc})"
+    try:
+        return OnnxEngine(model, path, str(state.path), threads=threads)
+    except Exception as exc:  # a corrupt or incompatible folder must not stop the answers
+        return f"{state.path} lässt sich nicht laden ({type(exc).__name__}: {exc})"
 
 
 def load_engine(
@@ -536,19 +639,41 @@ def load_engine(
     adapters: Mapping[str, str] | None = None,
     device: str = "cpu",
     dtype: str = "float32",
+    runtime: str = "transformers",
+    threads: int | None = None,
 ) -> Engine:
-    """The engine for a model setting (provisioned name, folder or hub id), loaded once per process."""
+    """The engine for a model setting (provisioned name, folder or hub id), loaded once per process.
+
+    ``runtime`` ``onnx-int4`` asks for the onnxruntime-genai engine; where it cannot run (no wheel,
+    the folder missing, stale or broken, adapters or bitsandbytes asked for) a warning says why and
+    the transformers engine answers instead: slower, never a failure.
+    """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}")
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown generator engine {runtime!r}; expected one of {', '.join(RUNTIMES)}")
     path = resolve_model(model, cache_dir)
     key = (path, quantization, tuple((adapters or {}).items()), device, str(inference_dtype(dtype, device)))
     with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
+        engine = _ENGINES.get((*key, runtime, threads))
+        if engine is not None:
+            return engine
+        if runtime == "onnx-int4":
+            onnx = _onnx_engine(
+                model, path, cache_dir, quantization=quantization, adapters=adapters, device=device,
+                threads=threads,
+            )  # fmt: skip
+            if isinstance(onnx, Engine):
+                _ENGINES[(*key, runtime, threads)] = onnx
+                return onnx
+            log.warning("Generator-Engine onnx-int4 nicht verfügbar, weiter mit transformers: %s", onnx)
+        engine = _ENGINES.get((*key, "transformers", None))
         if engine is None:
-            engine = Engine.load(
+            engine = TransformersEngine.load(
                 model, path, quantization=quantization, adapters=adapters, device=device, dtype=dtype
             )
-            _ENGINES[key] = engine
+            _ENGINES[(*key, "transformers", None)] = engine
+        _ENGINES[(*key, runtime, threads)] = engine
     return engine
 
 

@@ -1,4 +1,4 @@
-"""The `local` backend: a LangChain chat model running transformers in this process."""
+"""The `local` backend: a LangChain chat model running the generator in this process."""
 
 from __future__ import annotations
 
@@ -55,22 +55,27 @@ def usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
 class LocalChatModel(StreamingChatModel):
     """A provisioned instruct model (or folder / hub id) answering through its chat template.
 
-    Greedy unless ``temperature > 0``; optional bitsandbytes NF4/int8 loading and a peft LoRA
-    adapter. The model loads on first use (or ``warm_up()``) and is shared by every instance with
-    the same model, quantization, adapter and device. ``stream()`` yields text as tokens arrive;
-    the last chunk carries ``usage_metadata`` and the finish reason. Per-call overrides:
-    ``max_new_tokens`` (or ``max_tokens``), ``temperature``, ``seed``. Concurrent calls take turns
-    on the shared model (see :func:`notify_when_waiting` to learn that a call queues).
+    Greedy unless ``temperature > 0``; ``engine`` picks the runtime (transformers, or the int4 ONNX
+    copy with a fallback to transformers); optional bitsandbytes NF4/int8 loading and a peft LoRA
+    adapter (transformers only). The model loads on first use (or ``warm_up()``) and is shared by
+    every instance with the same model, engine, quantization, adapter and device. ``stream()``
+    yields text as tokens arrive; the last chunk carries ``usage_metadata`` and the finish reason.
+    Per-call overrides: ``max_new_tokens`` (or ``max_tokens``), ``temperature``, ``seed``.
+    Concurrent calls take turns on the shared model (see :func:`notify_when_waiting` to learn that a
+    call queues).
     """
 
     model: str = "qwen2.5-coder-0.5b-instruct"
     model_cache_dir: Path
     quantization: Literal["none", "nf4", "int8"] = "none"
+    engine: Literal["transformers", "onnx-int4"] = "transformers"
     adapter: str | None = Field(default=None, description="Folder (or hub id) of a peft LoRA adapter.")
     device: str = "cpu"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     threads: int | None = Field(
-        default=None, ge=1, description="torch threads (process-wide); None: default."
+        default=None,
+        ge=1,
+        description="torch threads (process-wide) or onnxruntime threads; None: all cores.",
     )
     max_new_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
@@ -87,6 +92,7 @@ class LocalChatModel(StreamingChatModel):
         return {
             "model": self.model,
             "quantization": self.quantization,
+            "engine": self.engine,
             "adapter": self.adapter,
             "dtype": self.dtype,
         }
@@ -102,6 +108,8 @@ class LocalChatModel(StreamingChatModel):
             adapters={LOCAL_ADAPTER: self.adapter} if self.adapter else None,
             device=self.device,
             dtype=self.dtype,
+            runtime=self.engine,
+            threads=self.threads,
         )
 
     def _sampling(self, stop: list[str] | None, kwargs: dict[str, Any]) -> SamplingParams:

@@ -53,6 +53,8 @@ class ModelSpec:
     build: BuildKind
     upstream: str
     licence: str
+    # Also build an int4 ONNX copy for the onnxruntime-genai engine (rag/models/onnx_build.py).
+    onnx_int4: bool = False
 
     @property
     def package_label(self) -> str:
@@ -120,6 +122,7 @@ MODELS: dict[str, ModelSpec] = {
             build="gguf",
             upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
             licence="Apache-2.0",
+            onnx_int4=True,
         ),
         ModelSpec(
             name="smollm2-135m-instruct",

@@ -198,7 +198,10 @@ class TGIServer:
 
     def _stream(self, ids: list[int], params: SamplingParams, adapter: str | None) -> GenerationStream:
         """Every generation of the routes: bounded by the request timeout, queueing included."""
-        return self.engine.stream(ids, params, adapter=adapter, timeout=self.request_timeout)
+        try:
+            return self.engine.stream(ids, params, adapter=adapter, timeout=self.request_timeout)
+        except ValueError as exc:  # an option the engine's runtime cannot honour
+            raise ValidationFailure(f"Input validation error: {exc}") from exc
 
     # native API -------------------------------------------------------------------------------
 

@@ -78,26 +78,31 @@ def build_server(
     lora_adapters: dict[str, str] | None = None,
     device: str = "cpu",
     dtype: str = "auto",
+    engine: str = "transformers",
+    threads: int | None = None,
     max_input_tokens: int | None = None,
     max_total_tokens: int | None = None,
     max_concurrent_requests: int = 16,
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
 ) -> TGIServer:
-    """Load the model (and adapters) and wrap it; ``quantize`` takes TGI's names."""
+    """Load the model (and adapters) and wrap it; ``quantize`` takes TGI's names; ``engine`` is the
+    runtime asked for (onnx-int4 falls back to transformers, with a warning, where it cannot run)."""
     from rag.generation.engine import load_engine
 
     if quantize is not None and quantize not in QUANTIZE:
         raise ValueError(f"--quantize {quantize!r} wird nicht unterstützt; möglich: {', '.join(QUANTIZE)}")
-    engine = load_engine(
+    loaded = load_engine(
         model,
         cache_dir=cache_dir,
         quantization=QUANTIZE[quantize] if quantize else "none",
         adapters=lora_adapters or None,
         device=device,
         dtype=dtype,
+        runtime=engine,
+        threads=threads,
     )
     return TGIServer(
-        engine,
+        loaded,
         model_id=model,
         max_input_tokens=max_input_tokens,
         max_total_tokens=max_total_tokens,
@@ -120,6 +125,7 @@ def run(
     lora_adapters: dict[str, str] | None = None,
     device: str = "cpu",
     dtype: str = "auto",
+    engine: str = "transformers",
     max_input_tokens: int | None = None,
     max_total_tokens: int | None = None,
     max_concurrent_requests: int = 16,
@@ -138,7 +144,7 @@ def run(
         torch.set_num_threads(threads)
     try:
         log(
-            f"lade {model} (dtype={dtype}, quantize={quantize or 'none'}, "
+            f"lade {model} (engine={engine}, dtype={dtype}, quantize={quantize or 'none'}, "
             f"adapters={sorted(lora_adapters or {})})"
         )
         server = build_server(
@@ -148,11 +154,14 @@ def run(
             lora_adapters=lora_adapters,
             device=device,
             dtype=dtype,
+            engine=engine,
+            threads=threads,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,
             request_timeout=request_timeout,
         )
+        log(f"Engine: {server.engine.runtime}")
         if not api_key and not is_loopback(host):
             log(f"Warnung: {host} ist von außen erreichbar, aber kein API-Schlüssel ist gesetzt (--api-key)")
         bound_host, bound_port = sock.getsockname()[:2]

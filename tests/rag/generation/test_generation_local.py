@@ -17,6 +17,7 @@ from rag.generation.engine import (
     FALLBACK_CHAT_TEMPLATE,
     Engine,
     SamplingParams,
+    TransformersEngine,
     _Detokenizer,
     load_engine,
 )
@@ -90,7 +91,7 @@ def test_stop_string_and_eos_end_generation(engine: Engine, tiny: str) -> None:
     assert stopped.finish_reason == "stop_sequence"  # type: ignore[attr-defined]
     assert stopped.generated_tokens == 4  # type: ignore[attr-defined]
     first_id = next(iter(engine.stream(engine.encode_chat(CHAT), SamplingParams(max_new_tokens=1)))).id
-    eos_engine = Engine(tiny, engine.model, engine.tokenizer)
+    eos_engine = TransformersEngine(tiny, engine.model, engine.tokenizer)
     eos_engine.eos_ids = {first_id}
     _, ended = run(eos_engine, SamplingParams(max_new_tokens=8))
     assert ended.finish_reason == "eos_token" and ended.generated_tokens == 1  # type: ignore[attr-defined]
