@@ -119,7 +119,7 @@ def _build_groups(settings: Settings, collection: str, config: DataConfig, path:
     from finetune.reranker.data import load_corpus, load_teasers, make_drafts, mine_groups
     from rag.core.datafiles import TEASERS_FILE
     from rag.models.embeddings import Embedder
-    from rag.retrieval.search import make_retriever
+    from rag.pipelines.components import configured_retriever
     from rag.store.layout import StoreUnavailableError
     from rag.store.vector_store import VectorStore, open_client
 
@@ -133,17 +133,7 @@ def _build_groups(settings: Settings, collection: str, config: DataConfig, path:
             raise fail(f"Sammlung {collection!r} gibt es nicht; zuerst `heise-rag index build-default`.")
         corpus = load_corpus(store)
         drafts = make_drafts(corpus, load_teasers(settings.resolved_data_dir / TEASERS_FILE), config)
-        retriever = make_retriever(
-            store,
-            Embedder.from_settings(settings),
-            k=settings.retrieval_candidates,
-            dense_limit=settings.prefetch_limit,
-            sparse_limit=settings.prefetch_limit,
-            dense_weight=settings.dense_weight,
-            sparse_weight=settings.sparse_weight,
-            fusion=settings.fusion,
-            rrf_k=settings.rrf_k,
-        )
+        retriever = configured_retriever(store, Embedder.from_settings(settings), settings)
         started = time.perf_counter()
         data = mine_groups(drafts, corpus, retriever, config)
         seconds = time.perf_counter() - started

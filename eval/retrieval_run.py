@@ -18,8 +18,7 @@ from eval.retrieval_report import flat_metrics, write_retrieval_report
 from rag.core.modes import EVAL_MODES, RERANK_SUFFIX
 from rag.core.settings import Settings
 from rag.models.embeddings import Embedder
-from rag.pipelines.components import make_reranker
-from rag.retrieval.search import make_retriever
+from rag.pipelines.components import configured_retriever, make_reranker
 from rag.store.vector_store import VectorStore, open_client
 
 
@@ -71,16 +70,8 @@ def run_retrieval_eval(
         )
         if not items:
             raise EvalSetupError("keine Frage hat einen Gold-Artikel in der Sammlung.")
-        retriever = make_retriever(
-            store,
-            Embedder.from_settings(settings),
-            k=max(request.k, settings.retrieval_candidates),
-            dense_limit=settings.prefetch_limit,
-            sparse_limit=settings.prefetch_limit,
-            dense_weight=settings.dense_weight,
-            sparse_weight=settings.sparse_weight,
-            fusion=settings.fusion,
-            rrf_k=settings.rrf_k,
+        retriever = configured_retriever(
+            store, Embedder.from_settings(settings), settings, k=max(request.k, settings.retrieval_candidates)
         )
         reranker = make_reranker(settings, top_n=request.k)
         modes = list(request.modes or [])

@@ -12,7 +12,7 @@ from rag.generation import make_chat_model
 from rag.models.embeddings import Embedder
 from rag.pipelines.ask import EmptyIndexError, RagPipeline
 from rag.retrieval.rerank import CrossEncoderReranker
-from rag.retrieval.search import make_retriever
+from rag.retrieval.search import HybridRetriever, make_retriever
 from rag.store.vector_store import VectorStore, open_client
 
 
@@ -26,6 +26,23 @@ def make_reranker(settings: Settings, top_n: int) -> CrossEncoderReranker | None
         device=settings.device,
         top_n=top_n,
         first_stage_weight=settings.reranker_first_stage_weight,
+    )
+
+
+def configured_retriever(
+    store: VectorStore, embedder: Embedder, settings: Settings, k: int | None = None
+) -> HybridRetriever:
+    """The retriever with the configured fusion and depths; ``k`` defaults to the candidate depth."""
+    return make_retriever(
+        store,
+        embedder,
+        k=k or settings.retrieval_candidates,
+        dense_limit=settings.prefetch_limit,
+        sparse_limit=settings.prefetch_limit,
+        dense_weight=settings.dense_weight,
+        sparse_weight=settings.sparse_weight,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
     )
 
 
@@ -43,17 +60,7 @@ def build_pipeline(
             f"Die Sammlung {store.collection!r} gibt es noch nicht. Bitte zuerst Artikel aufnehmen, "
             "z. B. mit `heise-rag index build-default`."
         )
-    retriever = make_retriever(
-        store,
-        embedder or Embedder.from_settings(settings),
-        k=settings.retrieval_candidates,
-        dense_limit=settings.prefetch_limit,
-        sparse_limit=settings.prefetch_limit,
-        dense_weight=settings.dense_weight,
-        sparse_weight=settings.sparse_weight,
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-    )
+    retriever = configured_retriever(store, embedder or Embedder.from_settings(settings), settings)
     return RagPipeline(
         retriever,
         chat_model or make_chat_model(settings, backend),
