@@ -62,11 +62,12 @@ def run_entry(
     """
     on_stage("Index und Modelle werden geladen …")
     started = time.perf_counter()
-    from rag.core.answer import Answer
-    from rag.generation.local import notify_when_waiting
-    from rag.pipelines.ask import AskOptions, check_question
-    from rag.pipelines.components import build_pipeline
-    from rag.pipelines.condense import condense_question, needs_context
+    with resources.LOAD_LOCK:  # two sessions importing the model stack at once break transformers
+        from rag.core.answer import Answer
+        from rag.generation.local import notify_when_waiting
+        from rag.pipelines.ask import AskOptions, check_question
+        from rag.pipelines.components import build_pipeline
+        from rag.pipelines.condense import condense_question, needs_context
 
     check_question(entry.question)
     options = AskOptions(**entry.options)

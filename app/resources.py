@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 # that needs it, so a page draws at once and the import happens behind a spinner or in the warm-up.
 
 
+# Sessions run in threads of one process. Two of them loading different models at once import
+# transformers' lazy submodules concurrently, which fails ("cannot import name AutoModelForCausalLM");
+# importing the model stack and loading models is therefore one at a time per process (re-entrant).
+LOAD_LOCK = threading.RLock()
+
+
 class AppError(RuntimeError):
     """A failure explained in German for the page; the app stays usable after showing it."""
 
@@ -103,39 +109,43 @@ def vector_store() -> VectorStore:
 @st.cache_resource(show_spinner=False)
 def embedder() -> Embedder:
     """The bi-encoder, loaded now so the first question does not pay for it inside the search."""
-    from rag.models.embeddings import Embedder
+    with LOAD_LOCK:
+        from rag.models.embeddings import Embedder
 
-    model = Embedder.from_settings(get_settings())
-    _ = model.model
+        model = Embedder.from_settings(get_settings())
+        _ = model.model
     return model
 
 
 @st.cache_resource(show_spinner=False)
 def chat_model(backend: str) -> BaseChatModel:
     """The answer model of ``backend``: loaded (local) or checked (TGI) before it is cached."""
-    from rag.generation import make_chat_model
+    with LOAD_LOCK:
+        from rag.generation import make_chat_model
 
-    model = make_chat_model(get_settings(), backend)
-    warm_up = getattr(model, "warm_up", None)
-    if callable(warm_up):
-        warm_up()
+        model = make_chat_model(get_settings(), backend)
+        warm_up = getattr(model, "warm_up", None)
+        if callable(warm_up):
+            warm_up()
     return model
 
 
 @st.cache_resource(show_spinner=False)
 def reranker() -> CrossEncoderReranker | None:
-    from rag.pipelines.components import make_reranker
+    with LOAD_LOCK:
+        from rag.pipelines.components import make_reranker
 
-    settings = get_settings()
-    return make_reranker(settings, settings.answer_sources)
+        settings = get_settings()
+        return make_reranker(settings, settings.answer_sources)
 
 
 @st.cache_resource(show_spinner=False)
 def engagement_predictor() -> EngagementPredictor:
-    from rag.engagement.predictor import EngagementPredictor
+    with LOAD_LOCK:
+        from rag.engagement.predictor import EngagementPredictor
 
-    predictor = EngagementPredictor.from_settings(get_settings())
-    predictor.warm_up()
+        predictor = EngagementPredictor.from_settings(get_settings())
+        predictor.warm_up()
     return predictor
 
 

@@ -158,3 +158,34 @@ def test_ask_and_check_headlines_in_a_real_browser(served_app: str) -> None:
             page.screenshot(path=SHOTS / "failure.png", full_page=True)  # what the page showed
             raise
         browser.close()
+
+
+def test_two_tabs_asking_at_once_both_get_the_whole_answer(served_app: str) -> None:
+    """Two sessions share the one in-process model: both questions are answered, neither stream is
+    mixed into the other (the same question in both tabs gives the same greedy answer)."""
+    question = "Was war Anfang 2022 mit Exchange los?"
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+        try:
+            chats = []
+            for page in pages:
+                page.goto(served_app)
+                chat = page.get_by_placeholder("Frage zu heise-Meldungen stellen …")
+                chat.wait_for(timeout=60_000)
+                chat.fill(question)
+                chats.append(chat)
+            for chat in chats:  # both questions leave before either answer is back
+                chat.press("Enter")
+            answers = []
+            for page in pages:
+                page.locator('[class*="st-key-source-"]').first.wait_for(timeout=2 * ANSWER_TIMEOUT_MS)
+                settled(page)
+                no_exception(page)
+                answers.append(page.locator('[data-testid="stChatMessage"]').nth(1).inner_text().strip())
+        except Exception:
+            for number, page in enumerate(pages, start=1):
+                page.screenshot(path=SHOTS / f"two-tabs-failure-{number}.png", full_page=True)
+            raise
+        browser.close()
+    assert answers[0] and answers[0] == answers[1]

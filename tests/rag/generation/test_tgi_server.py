@@ -250,7 +250,7 @@ def test_lora_adapters_option_parsing() -> None:
     assert parse_lora_adapters("a=/x/a, b=/x/b") == {"a": "/x/a", "b": "/x/b"}
     assert parse_lora_adapters("org/adapter") == {"org/adapter": "org/adapter"}
     assert parse_lora_adapters(None) == {}
-    with pytest.raises(ValueError, match="name=path"):
+    with pytest.raises(ValueError, match="name=pfad"):
         parse_lora_adapters("=/x")
 
 
