@@ -11,7 +11,7 @@ import streamlit as st
 
 from app.chat import ChatEntry
 from app.safe_text import plain, safe_link
-from rag.core.answer import Answer, SourceRef
+from rag.core.answer import Answer, Evidence, SourceRef
 from rag.core.settings import get_settings
 from rag.core.timefilter import DateFilter
 from rag.pipelines.feedback import FeedbackLog, FeedbackRecord
@@ -22,6 +22,7 @@ STAGES = {
     "embed": "Frage einbetten",
     "search": "Suche in Qdrant",
     "rerank": "Reranking",
+    "read": "Leser: Antwortstelle finden",
     "first_token": "bis zum ersten Token",
     "generate": "Antwort erzeugen",
     "total": "Suche und Antwort gesamt",
@@ -30,14 +31,38 @@ REASK_KEY = "ask_without_date_filter"
 CARD_COLUMNS = 3
 
 
-def render_source_card(entry_id: str, source: SourceRef, cited: bool) -> None:
+def highlighted(evidence: Evidence) -> str:
+    """The evidence sentence as Markdown with the answer span in bold (all text escaped)."""
+    before, span, after = (
+        evidence.sentence[: evidence.start],
+        evidence.sentence[evidence.start : evidence.end],
+        evidence.sentence[evidence.end :],
+    )
+    return f"{plain(before)}**{plain(span)}**{plain(after)}" if span.strip() else plain(evidence.sentence)
+
+
+def render_evidence(answer: Answer) -> None:
+    """The reader's evidence under the answer: the sentence with the span marked, and the confidence."""
+    for evidence in answer.evidence:
+        st.markdown(f"Beleg \\[{evidence.source}\\]: „{highlighted(evidence)}“")
+    if answer.confidence is not None:
+        st.caption(f"Sicherheit des Lesers: {answer.confidence:.0%}")
+
+
+def render_source_card(
+    entry_id: str, source: SourceRef, cited: bool, evidence: Evidence | None = None
+) -> None:
     day = f"{source.published_at:%d.%m.%Y}" if source.published_at else "ohne Datum"
     with st.container(border=True, key=f"source-{entry_id}-{source.number}"):
         st.markdown(f"**\\[{source.number}\\] {plain(source.title or 'ohne Titel')}**")
         marks = [day, plain(source.source), f"Relevanz {source.score:.3f}"]
         if cited:
             marks.append("zitiert")
+        if evidence is not None:
+            marks.append(f"Beleg, Sicherheit {evidence.confidence:.0%}")
         st.caption(" · ".join(marks))
+        if evidence is not None:
+            st.markdown(highlighted(evidence))
         with st.expander("Verwendete Passage"):
             st.markdown(plain(source.passage))
         link = safe_link(source.url)
@@ -58,7 +83,8 @@ def render_sources(entry_id: str, answer: Answer) -> None:
     columns = st.columns(min(CARD_COLUMNS, len(answer.sources)))
     for i, source in enumerate(answer.sources):
         with columns[i % len(columns)]:
-            render_source_card(entry_id, source, source.number in cited)
+            evidence = next((e for e in answer.evidence if e.source == source.number), None)
+            render_source_card(entry_id, source, source.number in cited, evidence)
 
 
 def _ask_without_dates(entry_id: str) -> None:
@@ -117,6 +143,7 @@ def render_answer_details(entry: ChatEntry) -> None:
     for notice in answer.notices:
         st.info(plain(notice), icon=":material/info:")
     render_filter_chip(entry, answer)
+    render_evidence(answer)
     render_sources(entry.id, answer)
     render_timings(entry)
     st.feedback("thumbs", key=f"feedback-{entry.id}", on_change=_save_feedback, args=(entry,))

@@ -77,7 +77,7 @@ def run_entry(
     chat_model = resources.chat_model(entry.backend)
     reranker = resources.reranker() if options.rerank else None
     entry.timings["load"] = time.perf_counter() - started
-    pipeline = build_pipeline(settings, store, embedder, chat_model, reranker)
+    pipeline = build_pipeline(settings, store, embedder, chat_model, reranker, reader=resources.reader())
     turns = history_turns(history)
     if needs_context(entry.question, turns):
         on_stage("Folgefrage wird mit dem Verlauf zu einer eigenständigen Frage umformuliert …")

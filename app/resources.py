@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from rag.engagement.predictor import EngagementPredictor
     from rag.models.embeddings import Embedder
+    from rag.reader.reader import SpanReader
     from rag.retrieval.rerank import CrossEncoderReranker
     from rag.store.status import CollectionStats
     from rag.store.vector_store import VectorStore
@@ -140,6 +141,18 @@ def reranker() -> CrossEncoderReranker | None:
 
 
 @st.cache_resource(show_spinner=False)
+def reader() -> SpanReader | None:
+    """The extractive reader, loaded now; None when the answer mode does not use one."""
+    with LOAD_LOCK:
+        from rag.pipelines.components import make_reader
+
+        model = make_reader(get_settings())
+        if model is not None:
+            model.warm_up()
+    return model
+
+
+@st.cache_resource(show_spinner=False)
 def engagement_predictor() -> EngagementPredictor:
     with LOAD_LOCK:
         from rag.engagement.predictor import EngagementPredictor
@@ -185,6 +198,7 @@ def warm_up_in_background(backend: str) -> None:
             vector_store()
             embedder()
             chat_model(backend)
+            reader()
         except Exception:  # reported by the question that needs it
             return
 

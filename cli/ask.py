@@ -138,6 +138,9 @@ def ask(
             f"{DateFilter(answer.filters.date_from, answer.filters.date_to).label}; "
             "mit --no-date-detection aufheben."
         )
+    for evidence in answer.evidence:
+        sure = f"Sicherheit {evidence.confidence:.0%}"
+        typer.echo(f"\nBeleg [{evidence.source}]: „{evidence.sentence}“ ({sure})")
     for notice in answer.notices:
         typer.echo(f"Hinweis: {notice}")
     _print_sources(answer)

@@ -6,7 +6,16 @@ from typing import Annotated
 
 import typer
 
-from cli import ask, engagement, eval_answers, eval_retrieval, index, train_answer, train_reranker
+from cli import (
+    ask,
+    engagement,
+    eval_answers,
+    eval_retrieval,
+    index,
+    train_answer,
+    train_reader,
+    train_reranker,
+)
 from cli.errors import fail
 from cli.german import GermanGroup
 from cli.output import human_size, table
@@ -129,6 +138,7 @@ train_app.command("classifier")(engagement.train_classifier)
 train_app.command("sft-data")(train_answer.sft_data)
 train_app.command("answer-adapter")(train_answer.answer_adapter)
 train_app.command("reranker")(train_reranker.train_reranker)
+train_app.command("reader")(train_reader.train_reader)
 eval_app.command("classifier")(engagement.eval_classifier)
 eval_app.command("retrieval")(eval_retrieval.eval_retrieval)
 eval_app.command("answers")(eval_answers.eval_answers)

@@ -28,6 +28,8 @@ def answer_line(record: AnswerRecord, scores: Mapping[str, float | None]) -> dic
         "source_ids": [s.article_id for s in a.sources] if a else [],
         "seconds": round(record.seconds, 3),
         "timings": a.timings if a else {},
+        "evidence": [e.model_dump() for e in a.evidence] if a else [],
+        "confidence": a.confidence if a else None,
         "scores": dict(scores),
     }
 
@@ -41,6 +43,7 @@ def write_answer_report(
     meta: Mapping[str, object],
     problems: Sequence[str] = (),
     judge_failures: Mapping[str, Sequence[str]] | None = None,
+    sections: Sequence[str] = (),
 ) -> None:
     output.mkdir(parents=True, exist_ok=True)
     errors = [f"{r.question.qid}: {r.error}" for r in records if r.error]
@@ -95,6 +98,7 @@ def write_answer_report(
         "",
         "![latency](answer_latency.png)",
         "",
+        *sections,
     ]
     if judge_failures:
         lines += ["## Judge failures", ""]

@@ -16,6 +16,7 @@ from eval.answer_report import write_answer_report
 from eval.gold import gold_passages, keep_known_gold
 from eval.questions import QuestionSet, sample
 from eval.ragas_scores import JUDGE_METRICS, NON_LLM_METRICS, RagasSample, judge_scores, non_llm_scores
+from eval.reader_eval import READER_METRICS, reader_only, reader_report_lines, threshold_sweep
 from eval.retrieval_run import EvalSetupError
 from rag.core.settings import Settings
 from rag.pipelines.ask import AskOptions
@@ -60,6 +61,8 @@ def run_answer_eval(
             raise EvalSetupError("keine Frage hat einen Gold-Artikel in der Sammlung.")
         options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=request.rerank)
         records = run_answers(items, pipeline, options, on_question=on_question)
+        reader_rows = reader_only(pipeline.reader, items, passages) if pipeline.reads else {}
+        reads = pipeline.reads
 
     scores = {r.question.qid: score_answer(r.question, r.answer) for r in records if r.answer}
     samples = [
@@ -74,7 +77,9 @@ def run_answer_eval(
         for r in records
         if r.answer
     ]
-    metric_names = [*ANSWER_METRICS, *NON_LLM_METRICS]
+    for qid, reader_row in reader_rows.items():
+        scores.setdefault(qid, {}).update(reader_row)
+    metric_names = [*ANSWER_METRICS, *NON_LLM_METRICS, *(READER_METRICS if reads else ())]
     for qid, ragas_row in non_llm_scores(samples).items():
         scores[qid].update(ragas_row)
     failures = None
@@ -103,6 +108,10 @@ def run_answer_eval(
         "retrieval": settings.retrieval_mode,
         "reranker": (settings.reranker_model or "none") if request.rerank else "off",
         "sources per answer": settings.answer_sources,
+        "answer mode": settings.answer_mode if reads else "generate",
+        "reader": f"{settings.reader_model} (min confidence {settings.reader_min_confidence})"
+        if reads
+        else "none",
         "judge": f"{request.judge} ({request.judge_model})" if request.judge else "none",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -115,5 +124,6 @@ def run_answer_eval(
         meta,
         [*questions.problems, *problems],
         failures,
+        reader_report_lines(records, threshold_sweep(records)) if reads else [],
     )
     return AnswerEvalRun(summary, failures, len(items), problems, request.output / "report.md")

@@ -108,11 +108,13 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Pa
 def ask_env(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch, provisioned: Callable[[str], Path]
 ) -> Settings:
-    """SAMPLE_ARTICLES indexed with the small encoder; the tiny random LLM answers (fast, nonsense)."""
+    """SAMPLE_ARTICLES indexed with the small encoder; the tiny random LLM answers (fast, nonsense)
+    from the sources alone (answer mode `generate`; tests of the reader's modes set their own)."""
     provisioned("all-minilm-l6-v2")
     provisioned("tiny-random-llama")
     monkeypatch.setenv("HEISE_RAG_EMBEDDING_MODEL", "all-minilm-l6-v2")
     monkeypatch.setenv("HEISE_RAG_GENERATOR_MODEL", "tiny-random-llama")
+    monkeypatch.setenv("HEISE_RAG_ANSWER_MODE", "generate")
     monkeypatch.setenv("HEISE_RAG_GENERATOR_MAX_NEW_TOKENS", "6")
     get_settings.cache_clear()
     settings = get_settings()

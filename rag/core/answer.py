@@ -49,6 +49,24 @@ class AppliedFilters(BaseModel):
     reranked: bool = False
 
 
+class Evidence(BaseModel):
+    """Where the answer stands: the reader's span inside one sentence of one source.
+
+    ``start``/``end`` are character offsets of ``span`` inside ``sentence``, so a UI can highlight
+    it; ``confidence`` is the reader's calibrated probability that the span answers the question.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    source: int
+    article_id: str
+    span: str
+    sentence: str
+    start: int
+    end: int
+    confidence: float
+
+
 class Answer(BaseModel):
     """The product's answer; ``citations`` are the sources the text actually cites."""
 
@@ -64,6 +82,10 @@ class Answer(BaseModel):
     refused: bool = False
     citations_attributed: bool = False
     """Some citation markers were added after generation (see rag/pipelines/attribution.py)."""
+    evidence: list[Evidence] = Field(default_factory=list)
+    """The reader's evidence, best first; two entries when the sources disagree on the fact."""
+    confidence: float | None = None
+    """The reader's confidence in the best evidence; None when no reader ran."""
 
 
 def resolve_citations(text: str, sources: list[SourceRef]) -> tuple[str, list[SourceRef]]:

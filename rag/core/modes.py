@@ -16,3 +16,6 @@ Fusion = Literal["dbsf", "rrf"]
 # Evaluation also scores a mode followed by the cross-encoder: "<mode>+rerank".
 RERANK_SUFFIX = "rerank"
 EVAL_MODES: tuple[str, ...] = (*MODES, f"hybrid+{RERANK_SUFFIX}")
+# How the answer is written from the sources (``rag/pipelines/evidence.py``).
+AnswerMode = Literal["extractive", "evidence", "generate"]
+ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from rag.core.modes import Fusion, Mode
+from rag.core.modes import AnswerMode, Fusion, Mode
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,6 +77,28 @@ class Settings(BaseSettings):
     classifier_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
         description="Classifier weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
+    )
+
+    reader_model: Path | None = Field(
+        default=PROJECT_ROOT / "finetune" / "artifacts" / "reader",
+        description="Extractive reader (LoRA adapter + span head, reader.json); unset: no reader, "
+        "answers are generated from the sources.",
+    )
+    reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Reader weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
+    )
+    answer_mode: AnswerMode = Field(
+        default="generate",
+        description="How the answer is written: `extractive` (the reader's span and its source), "
+        "`evidence` (the generator phrases the reader's evidence, checked against it) or `generate` "
+        "(the generator reads the sources alone); chosen by `make eval`.",
+    )
+    reader_min_confidence: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Below this reader confidence the answer is the refusal sentence (chosen on dev data).",
     )
 
     chunk_tokens: int = Field(
@@ -280,7 +302,7 @@ class Settings(BaseSettings):
         description="Users and `group:NAME` entries who may do everything, reading feedback included.",
     )
 
-    @field_validator("qdrant_tls_ca_cert", mode="before")
+    @field_validator("qdrant_tls_ca_cert", "reader_model", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         """Compose passes an unset variable as an empty string; an empty CA path means none."""

@@ -1,6 +1,9 @@
-"""The ask path as one LCEL chain: retrieve -> rerank -> prompt -> chat model, with an Answer out.
+"""The ask path: retrieve -> rerank -> read -> write, with an Answer out.
 
-Why LCEL: the same chain streams tokens to the CLI and the app, runs as one `invoke` in the
+Two ways to write the answer: with a reader (``answer_mode`` ``extractive`` or ``evidence``) the
+reader's span and sentence are the evidence the answer is built from (``rag/pipelines/evidence.py``);
+without one (``generate``) an LCEL chain prompt -> chat model reads the sources and streams tokens.
+Why LCEL there: the same chain streams to the CLI and the app, runs as one `invoke` in the
 evaluation, and composes with any LangChain chat model (in-process, TGI, OpenAI-compatible).
 The retrieval step records its filters and timings next to the sources, so the final Answer can
 report every stage.
@@ -13,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel
@@ -22,14 +25,18 @@ from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrou
 from pydantic import BaseModel
 from stop_words import get_stop_words
 
-from rag.core.answer import Answer, AppliedFilters, SourceRef, resolve_citations
-from rag.core.modes import Mode
-from rag.core.prompting import PROMPT, REFUSAL, format_sources
+from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef, resolve_citations
+from rag.core.modes import AnswerMode, Mode
+from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
 from rag.core.timefilter import detect_date_filter
 from rag.pipelines.attribution import attribute_citations
+from rag.pipelines.evidence import choose_evidence, extractive_text, keeps_evidence
 from rag.retrieval.passages import focus_passage
 from rag.retrieval.rerank import CrossEncoderReranker
 from rag.retrieval.search import HybridRetriever, SearchFilter
+
+if TYPE_CHECKING:
+    from rag.reader.reader import SpanReader
 
 MAX_QUESTION_CHARS = 2000
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -101,13 +108,20 @@ class RagPipeline:
         reranker: CrossEncoderReranker | None = None,
         today: Callable[[], date] = date.today,
         source_chars: int | None = None,
+        reader: SpanReader | None = None,
+        answer_mode: AnswerMode = "generate",
+        min_confidence: float = 0.0,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
         self.reranker = reranker
         self.today = today
         self.source_chars = source_chars
+        self.reader = reader
+        self.answer_mode = answer_mode
+        self.min_confidence = min_confidence
         self.chain = self._build_chain()
+        self.evidence_chain = EVIDENCE_PROMPT | chat_model | StrOutputParser()
 
     def _filters(self, question: str, options: AskOptions) -> AppliedFilters:
         detected = detect_date_filter(question, self.today()) if options.detect_dates else None
@@ -152,6 +166,7 @@ class RagPipeline:
             started = time.perf_counter()
             documents = list(self.reranker.compress_documents(documents, question))
             timings["rerank"] = time.perf_counter() - started
+        passages = [d.page_content for d in documents[: options.k]]
         documents = [
             Document(
                 page_content=focus_passage(d.page_content, question, self.source_chars), metadata=d.metadata
@@ -160,6 +175,7 @@ class RagPipeline:
         ]
         sources = [SourceRef.from_document(i, d) for i, d in enumerate(documents, start=1)]
         return {
+            "passages": passages,
             "sources": sources,
             "documents": documents,
             "filters": filters,
@@ -180,30 +196,46 @@ class RagPipeline:
             retrieval=RunnableLambda(self._retrieve)
         ) | RunnablePassthrough.assign(text=generate)
 
+    @property
+    def reads(self) -> bool:
+        """Whether answers are built from the reader's evidence (a reader is set and the mode uses it)."""
+        return self.reader is not None and self.answer_mode != "generate"
+
     def stream(
         self, question: str, options: AskOptions | None = None, notices: Sequence[str] = ()
     ) -> Iterator[str | Answer]:
         """Yield answer text as it is generated, then the final Answer.
 
         ``notices`` come from steps before the search (a follow-up's rewrite) and lead the
-        Answer's own, so every caller shows them where it shows the rest.
+        Answer's own, so every caller shows them where it shows the rest. With the reader, the
+        text comes as one piece once it is checked against the evidence.
         """
         notices = [*notices, *check_question(question)]
         options = options or AskOptions()
         started = time.perf_counter()
-        retrieval: dict[str, Any] | None = None
+        inputs = {"question": question, "options": options}
         pieces: list[str] = []
         first_token: float | None = None
-        generation_started = started
-        for chunk in self.chain.stream({"question": question, "options": options}):
-            if "retrieval" in chunk:
-                retrieval = chunk["retrieval"]
-                generation_started = time.perf_counter()
-            if chunk.get("text"):
-                if first_token is None:
-                    first_token = time.perf_counter() - generation_started
-                pieces.append(chunk["text"])
-                yield chunk["text"]
+        evidence: list[Evidence] = []
+        confidence: float | None = None
+        if self.reads:
+            retrieval = self._retrieve(inputs)
+            generation_started = time.perf_counter()
+            text, evidence, confidence = self._evidence_answer(question, retrieval)
+            pieces.append(text)
+            yield text
+        else:
+            retrieval = None
+            generation_started = started
+            for chunk in self.chain.stream(inputs):
+                if "retrieval" in chunk:
+                    retrieval = chunk["retrieval"]
+                    generation_started = time.perf_counter()
+                if chunk.get("text"):
+                    if first_token is None:
+                        first_token = time.perf_counter() - generation_started
+                    pieces.append(chunk["text"])
+                    yield chunk["text"]
         assert retrieval is not None, "the retrieval step always runs before generation"
         timings = retrieval["timings"] | {
             "generate": time.perf_counter() - generation_started,
@@ -223,7 +255,29 @@ class RagPipeline:
             notices=notices + retrieval["notices"],
             refused=REFUSAL.rstrip(".") in text,
             citations_attributed=attributed,
+            evidence=evidence,
+            confidence=confidence,
         )
+
+    def _evidence_answer(self, question: str, retrieval: dict[str, Any]) -> tuple[str, list[Evidence], float]:
+        """The reader's evidence and the answer written from it (see ``rag/pipelines/evidence.py``)."""
+        assert self.reader is not None
+        sources, passages = retrieval["sources"], retrieval["passages"]
+        started = time.perf_counter()
+        readings = self.reader.read(question, passages)
+        retrieval["timings"]["read"] = time.perf_counter() - started
+        evidence = choose_evidence(readings, sources, passages, self.min_confidence)
+        confidence = evidence[0].confidence if evidence else 0.0
+        if not evidence or confidence < self.min_confidence:
+            return REFUSAL, [], confidence
+        extractive = extractive_text(evidence, sources)
+        if self.answer_mode == "extractive" or len(evidence) > 1:
+            return extractive, evidence, confidence
+        best = evidence[0]
+        written = self.evidence_chain.invoke(
+            {"number": best.source, "sentence": best.sentence, "span": best.span, "question": question}
+        )
+        return (written.strip() if keeps_evidence(written, best) else extractive), evidence, confidence
 
     def ask(self, question: str, options: AskOptions | None = None) -> Answer:
         """The whole answer at once (evaluation, `--json`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 
@@ -13,6 +14,9 @@ from rag.models.embeddings import Embedder
 from rag.pipelines.ask import EmptyIndexError, RagPipeline
 from rag.retrieval.rerank import CrossEncoderReranker
 from rag.retrieval.search import HybridRetriever, make_retriever
+
+if TYPE_CHECKING:
+    from rag.reader.reader import SpanReader
 from rag.store.vector_store import VectorStore, open_client
 
 
@@ -27,6 +31,15 @@ def make_reranker(settings: Settings, top_n: int) -> CrossEncoderReranker | None
         top_n=top_n,
         first_stage_weight=settings.reranker_first_stage_weight,
     )
+
+
+def make_reader(settings: Settings) -> SpanReader | None:
+    """The configured extractive reader, or None when no reader is set or the mode does not use it."""
+    if settings.reader_model is None or settings.answer_mode == "generate":
+        return None
+    from rag.reader.reader import SpanReader
+
+    return SpanReader.from_settings(settings)
 
 
 def configured_retriever(
@@ -53,6 +66,7 @@ def build_pipeline(
     chat_model: BaseChatModel | None = None,
     reranker: CrossEncoderReranker | None = None,
     backend: str | None = None,
+    reader: SpanReader | None = None,
 ) -> RagPipeline:
     """A pipeline over an open store; the app passes its once-per-process models, the CLI none."""
     if not store.exists():
@@ -66,6 +80,9 @@ def build_pipeline(
         chat_model or make_chat_model(settings, backend),
         reranker or make_reranker(settings, settings.answer_sources),
         source_chars=settings.source_chars or None,
+        reader=reader or make_reader(settings),
+        answer_mode=settings.answer_mode,
+        min_confidence=settings.reader_min_confidence,
     )
 
 

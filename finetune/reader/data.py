@@ -1,0 +1,208 @@
+"""Reader training examples from what the project has: XQuAD's training half, 10kGNAD, headlines.
+
+Why these sources: no German QA model or data set ships offline, so the examples come from
+material whose answers are known without a human:
+- the questions of XQuAD's ``sft`` articles (the half the answer adapter trains on; the other half
+  is ``xquad-heldout.jsonl`` and never seen here), each over its gold paragraph, plus the same
+  question over another paragraph of its article as a hard no-answer example (same topic, no span);
+- template questions over 10kGNAD sentences (``span_questions``: a year, a quantity, a speaker);
+- cloze questions over heise headlines (``headline_questions``): a name, product, number or quote
+  of the headline replaced by a question word; the no-answer twin asks it over the headline most
+  similar to it by TF-IDF that lacks the answer (a lexical hard negative, as the retriever would
+  bring). Headlines that answer a heise dev question are left out, so the dev figures stay honest.
+
+The split is by article (``split_of``): an article's examples are all in train or all in dev.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from finetune.answer_adapter.sft_data import Split, articles, sentences, span_questions, split_of
+from finetune.answer_adapter.sft_xquad import article_of, read_xquad, xquad_part
+from ingest.sources.gnad import read_gnad
+from ingest.sources.headlines import read_headlines
+from rag.core.domain import Article
+
+
+@dataclass(frozen=True)
+class ReaderExample:
+    """A question over one passage; ``answer_start`` None means the passage does not answer it."""
+
+    question: str
+    context: str
+    answer_start: int | None
+    answer: str
+    origin: str  # xquad, gnad or heise
+    group: str  # the article, for the split
+    split: Split
+
+    def __post_init__(self) -> None:
+        if self.answer_start is not None:
+            found = self.context[self.answer_start : self.answer_start + len(self.answer)]
+            assert found == self.answer, f"answer {self.answer!r} not at its offset in {self.context!r}"
+
+
+@dataclass(frozen=True)
+class ReaderDataConfig:
+    seed: int = 7
+    dev_share: float = 0.15
+    negative_share: float = 0.3  # share of positives that get a no-answer twin
+    heise_examples: int = 3000
+    gnad_window: int = 3  # sentences of a 10kGNAD passage (the answer's and those after it)
+    word_dropout: float = 0.1  # of question words, so cloze questions do not match word for word
+    min_question_words: int = 3  # alphabetic words a cloze question keeps besides its question word
+
+
+_NUMBER = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:\.\d{3})*(?:,\d+)?"
+    r"(?: (?:Prozent|Millionen|Milliarden|Euro|Dollar|Jahre|Jahren|Monate|Monaten|Tage|Tagen|Stunden"
+    r"|Minuten|Mal|Terabit|Gigabit|TByte|GByte|Kilometer|Meter|Grad|Tonnen|Watt|Nutzer|Kunden))?(?![\w])"
+)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_NAME = re.compile(r"(?<=\s)[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?(?: [A-ZÄÖÜ][\wäöüß-]+){1,2}")
+_BRAND = re.compile(
+    r"(?<![\w-])(?:[a-z]+[A-Z][\w-]*|[A-Z][a-z]+[A-Z][\w-]*|[A-Z]{2,}[\w-]*|[A-Za-z]+\d[\w-]*)"
+)
+_QUOTED = re.compile(r"[„\"]([^“\"]{2,40})[“\"]")
+_STOP_NAMES = {"Die", "Der", "Das", "Ein", "Eine", "Mit", "Für", "Bei", "Nach", "Von", "Wie", "Was"}
+
+
+def cloze_candidates(clause: str) -> Iterator[tuple[str, int, str]]:
+    """(question word, offset, answer) for each answerable span of a headline clause."""
+    for m in _QUOTED.finditer(clause):
+        yield "Wie heißt", m.start(1), m.group(1)
+    for m in _YEAR.finditer(clause):
+        yield "Wann", m.start(), m.group(0)
+    for m in _NUMBER.finditer(clause):
+        if not _YEAR.fullmatch(m.group(0)):
+            yield ("Wie viele" if " " in m.group(0) else "Wie viel"), m.start(), m.group(0)
+    for m in _NAME.finditer(" " + clause):
+        if m.group(0).split()[0] not in _STOP_NAMES:
+            yield "Wer", m.start() - 1, m.group(0)
+    for m in _BRAND.finditer(clause):
+        yield "Was", m.start(), m.group(0)
+
+
+def cloze_question(clause: str, start: int, answer: str, wh: str, rng: random.Random, dropout: float) -> str:
+    """The clause with the answer removed, led by the question word; some words dropped."""
+    rest = (clause[:start] + clause[start + len(answer) :]).replace("„“", "").replace('""', "")
+    words = [w for w in rest.strip(" .:!?").split() if rng.random() >= dropout]
+    return f"{wh} {' '.join(words)}?"
+
+
+def headline_questions(
+    headlines: Sequence[Article], config: ReaderDataConfig, rng: random.Random
+) -> Iterator[ReaderExample]:
+    """Cloze questions over headlines: the clause after a "Topic:" prefix is what gets asked."""
+    order = list(range(len(headlines)))
+    rng.shuffle(order)
+    made = 0
+    for i in order:
+        if made >= config.heise_examples:
+            return
+        title = headlines[i].title
+        offset = title.find(": ") + 2 if ": " in title else 0
+        candidates = list(cloze_candidates(title[offset:]))
+        if not candidates:
+            continue
+        wh, start, answer = rng.choice(candidates)
+        question = cloze_question(title[offset:], start, answer, wh, rng, config.word_dropout)
+        kept = question.rstrip("?").split()[len(wh.split()) :]
+        if sum(w.isalpha() for w in kept) < config.min_question_words:
+            continue
+        made += 1
+        split = split_of(headlines[i].id, config.dev_share)
+        yield ReaderExample(question, title, offset + start, answer, "heise", headlines[i].id, split)
+
+
+def gnad_questions(gnad: Sequence[Article], config: ReaderDataConfig) -> Iterator[ReaderExample]:
+    """The answer adapter's template questions, each over a window of its article's sentences."""
+    for article in gnad:
+        body = sentences(article.body)
+        split = split_of(article.id, config.dev_share)
+        for q in span_questions(body, max_words=40):
+            context = " ".join(body[q.sentence_index : q.sentence_index + config.gnad_window])
+            start = context.find(q.answer)
+            if start >= 0:
+                yield ReaderExample(q.question, context, start, q.answer, "gnad", article.id, split)
+
+
+def xquad_questions(path: Path, config: ReaderDataConfig, rng: random.Random) -> Iterator[ReaderExample]:
+    """Questions of XQuAD's ``sft`` articles over the gold paragraph, and over a neighbour without it.
+
+    The split is by paragraph here, not by article: the ``sft`` half has a dozen articles, too few
+    for a development split by article to hold any real question."""
+    paragraphs, questions = read_xquad(path)
+    for q in questions:
+        gold_id = q.gold_ids[0]
+        article = article_of(gold_id)
+        if xquad_part(article) != "sft" or q.answer is None:
+            continue
+        gold = paragraphs[article][gold_id].body
+        split = split_of(gold_id, config.dev_share)
+        if (start := gold.find(q.answer)) >= 0:
+            yield ReaderExample(q.question, gold, start, q.answer, "xquad", article, split)
+        others = [
+            p.body for pid, p in paragraphs[article].items() if pid != gold_id and q.answer not in p.body
+        ]
+        if others:
+            yield ReaderExample(q.question, rng.choice(others), None, "", "xquad", article, split)
+
+
+def lexical_negatives(
+    examples: Sequence[ReaderExample], pool: Sequence[str], share: float, rng: random.Random
+) -> list[ReaderExample]:
+    """No-answer twins: the question over the most TF-IDF-similar pool passage without the answer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    chosen = [e for e in examples if rng.random() < share]
+    if not chosen:
+        return []
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=2).fit(pool)
+    matrix = vectorizer.transform(pool)
+    similarity = vectorizer.transform([e.question for e in chosen]) @ matrix.T
+    negatives = []
+    for row, example in enumerate(chosen):
+        scores = similarity.getrow(row).toarray().ravel()
+        for j in scores.argsort()[::-1][:10]:
+            candidate = pool[j]
+            if candidate != example.context and example.answer.lower() not in candidate.lower():
+                negatives.append(replace(example, context=candidate, answer_start=None, answer=""))
+                break
+    return negatives
+
+
+def excluded_headlines(dev_questions: Path) -> set[str]:
+    """Article ids that answer a heise dev question: never trained on."""
+    if not dev_questions.exists():
+        return set()
+    lines = dev_questions.read_text(encoding="utf-8").splitlines()
+    return {str(g) for line in lines if line.strip() for g in json.loads(line).get("gold_ids", [])}
+
+
+def build_reader_examples(
+    *, xquad: Path, gnad: Path, headlines: Path, heise_dev: Path, config: ReaderDataConfig
+) -> list[ReaderExample]:
+    """Every example, shuffled with the seed."""
+    rng = random.Random(config.seed)
+    excluded = excluded_headlines(heise_dev)
+    heads = [h for h in articles(read_headlines(headlines)) if h.id not in excluded]
+    gnad_articles = articles(read_gnad(gnad))
+    heise = list(headline_questions(heads, config, rng))
+    gnad_examples = list(gnad_questions(gnad_articles, config))
+    gnad_pool = [" ".join(sentences(a.body)[:3]) for a in gnad_articles]
+    examples = [
+        *xquad_questions(xquad, config, rng),
+        *heise,
+        *lexical_negatives(heise, [h.title for h in heads], config.negative_share, rng),
+        *gnad_examples,
+        *lexical_negatives(gnad_examples, gnad_pool, config.negative_share, rng),
+    ]
+    rng.shuffle(examples)
+    return examples

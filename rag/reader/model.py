@@ -1,0 +1,120 @@
+"""The reader's artifact and its inputs: base encoder + LoRA adapter + span head, and windows.
+
+Why the classifier's shape: the reader is the provisioned E5 encoder with a LoRA adapter in its top
+layers and a new span head (``qa_outputs``: a start and an end logit per token), saved as a few MB
+under ``finetune/artifacts/reader`` and merged into the base weights once at load time. Training
+and serving build the encoder's input with ``encode_windows`` so both see the same windows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import (
+    AutoModelForQuestionAnswering,
+    AutoTokenizer,
+    BatchEncoding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.utils import logging as transformers_logging
+
+from rag.models.resolve import resolve_model
+
+INFO_FILE = "reader.json"
+ADAPTER_FILE = "adapter_model.safetensors"
+QUERY_PREFIX = "query: "  # E5's prefix for the question side; the passage goes in unprefixed
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling of the margin: P(the span is the answer) = sigmoid(slope * margin + bias)."""
+
+    slope: float = 1.0
+    bias: float = 0.0
+
+    def probability(self, margin: float) -> float:
+        return float(torch.sigmoid(torch.tensor(self.slope * margin + self.bias)))
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """What serving needs beside the adapter, stored as ``reader.json`` in the artifact."""
+
+    base_model: str
+    max_length: int
+    stride: int
+    calibration: Calibration = field(default_factory=Calibration)
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, folder: Path) -> None:
+        (folder / INFO_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> ReaderInfo:
+        path = folder / INFO_FILE
+        if not path.exists() or not (folder / ADAPTER_FILE).exists():
+            raise FileNotFoundError(
+                f"Kein Leser-Modell in {folder} (erwartet {INFO_FILE} und {ADAPTER_FILE}); "
+                "mit `heise-rag train reader` trainieren oder HEISE_RAG_READER_MODEL setzen."
+            )
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{**raw, "calibration": Calibration(**raw.get("calibration", {}))})
+
+
+def base_reader(base_folder: str) -> PreTrainedModel:
+    """The base encoder with a new span head; the load report naming the head as missing is silenced."""
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        return AutoModelForQuestionAnswering.from_pretrained(base_folder)
+    finally:
+        transformers_logging.set_verbosity(level)
+
+
+def load_reader(
+    folder: Path, model_cache_dir: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ReaderInfo]:
+    """Base + adapter + head from ``folder``, merged into one plain model in eval mode."""
+    from peft import PeftModel  # imported here: peft pulls in bitsandbytes, slow for the CLI's --help
+
+    info = ReaderInfo.load(folder)
+    base_folder = resolve_model(info.base_model, model_cache_dir)
+    model = PeftModel.from_pretrained(base_reader(base_folder), str(folder)).merge_and_unload()
+    return model.to(device=device, dtype=dtype).eval(), AutoTokenizer.from_pretrained(base_folder), info
+
+
+def encode_windows(
+    tokenizer: PreTrainedTokenizerBase,
+    question: str,
+    passages: Sequence[str],
+    *,
+    max_length: int,
+    stride: int,
+) -> BatchEncoding:
+    """Question + passage pairs, long passages split into overlapping windows.
+
+    ``overflow_to_sample_mapping`` names each window's passage; ``offset_mapping`` holds character
+    offsets into the passage for passage tokens and None for everything else (question, specials).
+    """
+    enc = tokenizer(
+        [QUERY_PREFIX + question] * len(passages),
+        list(passages),
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=True,
+        return_tensors="pt",
+    )
+    enc["offset_mapping"] = [
+        [tuple(o) if enc.sequence_ids(w)[t] == 1 else None for t, o in enumerate(window.tolist())]
+        for w, window in enumerate(enc["offset_mapping"])
+    ]
+    return enc

@@ -1,0 +1,106 @@
+"""The served reader: the best answer span among the sources, with a calibrated confidence.
+
+Why one batch for all sources: the ask path reads three sources of at most a few hundred tokens;
+their windows go through the encoder together, which is the cheapest way on a CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import torch
+from transformers import BatchEncoding, PreTrainedTokenizerBase
+
+from rag.core.settings import Settings
+from rag.models.dtypes import inference_dtype
+from rag.reader.model import Calibration, ReaderInfo, encode_windows, load_reader
+from rag.reader.spans import SpanScore, best_span, trim_span
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The best span of one passage: offsets into it, its text, margin over no-answer, confidence."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+    margin: float
+    confidence: float
+
+
+class SpanReader:
+    """Loads the reader once (lazily, or in ``warm_up``) and reads questions against passages."""
+
+    def __init__(
+        self, *, folder: Path, model_cache_dir: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> None:
+        self.folder = folder
+        self._model_cache_dir = model_cache_dir
+        self._device = device
+        self._dtype = dtype
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SpanReader:
+        assert settings.reader_model is not None, "the caller checks that a reader is configured"
+        return cls(
+            folder=settings.reader_model,
+            model_cache_dir=settings.model_cache_dir,
+            device=settings.device,
+            dtype=inference_dtype(settings.reader_dtype, settings.device),
+        )
+
+    @cached_property
+    def _loaded(self) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ReaderInfo]:
+        return load_reader(self.folder, self._model_cache_dir, self._device, self._dtype)
+
+    @property
+    def info(self) -> ReaderInfo:
+        return self._loaded[2]
+
+    def warm_up(self) -> None:
+        """Load the model now rather than on the first question."""
+        _ = self._loaded
+
+    @torch.inference_mode()
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        """One Reading per passage that has a candidate span, best margin first."""
+        if not passages:
+            return []
+        model, tokenizer, info = self._loaded
+        enc = encode_windows(tokenizer, question, passages, max_length=info.max_length, stride=info.stride)
+        inputs = {k: enc[k].to(self._device) for k in ("input_ids", "attention_mask")}
+        output = model(**inputs)
+        return readings(enc, output.start_logits, output.end_logits, passages, info.calibration)
+
+
+def readings(
+    enc: BatchEncoding,
+    start_logits: torch.Tensor,
+    end_logits: torch.Tensor,
+    passages: Sequence[str],
+    calibration: Calibration,
+) -> list[Reading]:
+    """The best span of each passage over its windows (``encode_windows``), best margin first."""
+    starts, ends = start_logits.float().cpu().numpy(), end_logits.float().cpu().numpy()
+    best: dict[int, SpanScore] = {}
+    for window, passage in enumerate(enc["overflow_to_sample_mapping"].tolist()):
+        span = best_span(starts[window], ends[window], enc["offset_mapping"][window])
+        if span and (passage not in best or _margin(span) > _margin(best[passage])):
+            best[passage] = span
+    found = []
+    for passage, span in best.items():
+        text = passages[passage]
+        start, end = trim_span(text, span.start, span.end)
+        if end > start:
+            margin = _margin(span)
+            confidence = calibration.probability(margin)
+            found.append(Reading(passage, start, end, text[start:end], margin, confidence))
+    return sorted(found, key=lambda r: r.margin, reverse=True)
+
+
+def _margin(span: SpanScore) -> float:
+    return span.score - span.null_score

@@ -1,0 +1,71 @@
+"""Decode answer spans from a span head's start/end logits, without torch.
+
+Why a module of its own: training (to score the development split) and serving decode the same
+way, SQuAD 2.0 style. A window's no-answer score is the [CLS] token's start + end logit; a span's
+score is its start + end logit, limited to tokens of the passage (the question and the special
+tokens carry no character offsets) and to ``max_tokens`` tokens. The reader's margin for a
+question is its best span's score minus the lowest no-answer score among the windows that held a
+candidate: above zero the head believes the passage answers the question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_ANSWER_TOKENS = 30
+TOP_STARTS = 20
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """One window's best answer: character offsets into the passage, span score, no-answer score."""
+
+    start: int
+    end: int
+    score: float
+    null_score: float
+
+
+def best_span(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    offsets: Sequence[tuple[int, int] | None],
+    max_tokens: int = MAX_ANSWER_TOKENS,
+) -> SpanScore | None:
+    """The highest-scoring valid span of one window; ``offsets[i]`` is None outside the passage.
+
+    Only the ``TOP_STARTS`` best starts and ends are paired, as in the SQuAD reference decoder:
+    exhaustive pairing costs O(n²) for the same answer.
+    """
+    null = float(start_logits[0] + end_logits[0])
+    valid = np.array([o is not None and o[1] > o[0] for o in offsets])
+    if not valid.any():
+        return None
+    starts = np.where(valid, start_logits, -np.inf)
+    ends = np.where(valid, end_logits, -np.inf)
+    best: SpanScore | None = None
+    for i in np.argsort(starts)[::-1][:TOP_STARTS]:
+        if not valid[i]:
+            break
+        for j in np.argsort(ends[i : i + max_tokens])[::-1][:TOP_STARTS]:
+            j = int(i + j)
+            if not valid[j]:
+                continue
+            score = float(starts[i] + ends[j])
+            if best is None or score > best.score:
+                first, last = offsets[i], offsets[j]
+                assert first is not None and last is not None
+                best = SpanScore(first[0], last[1], score, null)
+    return best
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without surrounding spaces and the punctuation a token may drag along."""
+    while start < end and (text[start].isspace() or text[start] in "„“\"'([{,;:"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in "“\"')]},;:."):
+        end -= 1
+    return start, end

@@ -1,0 +1,73 @@
+"""Evidence: the span's sentence, disagreeing sources, the extractive text, the generator check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rag.core.answer import SourceRef
+from rag.pipelines.evidence import (
+    choose_evidence,
+    extractive_text,
+    keeps_evidence,
+    sentence_around,
+)
+from rag.reader.reader import Reading
+
+
+def _source(number: int, day: int) -> SourceRef:
+    return SourceRef(
+        number=number,
+        article_id=f"a{number}",
+        source="heise",
+        title=f"Titel {number}",
+        published_at=datetime(2023, 3, day, tzinfo=UTC),
+        score=1.0,
+        passage="",
+    )
+
+
+SOURCES = [_source(1, 5), _source(2, 20)]
+PASSAGES = [
+    "Sony stellt die Konsole vor. Sie kostet 450 Euro. Der Verkauf beginnt im Mai.",
+    "Der Preis steigt: Die Konsole kostet jetzt 500 Euro.",
+]
+
+
+def _reading(passage: int, text: str, confidence: float) -> Reading:
+    start = PASSAGES[passage].index(text)
+    return Reading(passage, start, start + len(text), text, margin=confidence * 10, confidence=confidence)
+
+
+def test_the_sentence_around_a_span_and_the_span_offsets_inside_it() -> None:
+    start = PASSAGES[0].index("450 Euro")
+    sentence, s, e = sentence_around(PASSAGES[0], start, start + len("450 Euro"))
+    assert sentence == "Sie kostet 450 Euro."
+    assert sentence[s:e] == "450 Euro"
+
+
+def test_one_confident_reading_is_the_evidence_and_the_extractive_answer_cites_it() -> None:
+    evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
+    assert [(e.source, e.span, e.sentence) for e in evidence] == [(1, "450 Euro", "Sie kostet 450 Euro.")]
+    assert extractive_text(evidence, SOURCES) == "450 Euro [1]."
+
+
+def test_two_sources_with_different_values_are_both_named_with_their_dates() -> None:
+    readings = [_reading(0, "450 Euro", 0.9), _reading(1, "500 Euro", 0.8)]
+    evidence = choose_evidence(readings, SOURCES, PASSAGES, 0.3)
+    assert [e.source for e in evidence] == [1, 2]
+    text = extractive_text(evidence, SOURCES)
+    assert "450 Euro [1] (05.03.2023)" in text and "500 Euro [2] (20.03.2023)" in text
+
+
+def test_an_unsure_second_value_or_the_same_value_is_not_a_conflict() -> None:
+    unsure = [_reading(0, "450 Euro", 0.9), _reading(1, "500 Euro", 0.1)]
+    assert len(choose_evidence(unsure, SOURCES, PASSAGES, 0.3)) == 1
+    same = [_reading(0, "450 Euro", 0.9), _reading(0, "450 Euro", 0.8)]
+    assert len(choose_evidence(same, SOURCES, PASSAGES, 0.3)) == 1
+
+
+def test_a_generated_answer_must_keep_the_span_and_cite_its_source() -> None:
+    (evidence,) = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
+    assert keeps_evidence("Die Konsole kostet 450 Euro [1].", evidence)
+    assert not keeps_evidence("Die Konsole kostet 499 Euro [1].", evidence)
+    assert not keeps_evidence("Die Konsole kostet 450 Euro [2].", evidence)
