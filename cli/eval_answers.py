@@ -44,6 +44,10 @@ def eval_answers(
     rerank: Annotated[
         bool, typer.Option(help="Neu sortieren (Reranking), wenn ein Reranker eingerichtet ist.")
     ] = True,
+    xquad_heldout: Annotated[
+        bool,
+        typer.Option(help="Nur die Fragen der zurückgehaltenen XQuAD-Artikel (nie trainiert; für --squad)."),
+    ] = False,
     limit: LimitOption = None,
     seed: SeedOption = 0,
     fail_under: FailUnderOption = None,
@@ -53,6 +57,7 @@ def eval_answers(
     from tqdm import tqdm
 
     from eval.answer_run import AnswerEvalRequest, run_answer_eval
+    from eval.questions import heldout_only
     from eval.ragas_scores import JUDGE_METRICS
     from eval.retrieval_run import EvalSetupError
     from rag.generation import GeneratorError
@@ -61,8 +66,9 @@ def eval_answers(
     from rag.store.layout import StoreUnavailableError
 
     floors = parse_floors(fail_under)
+    loaded = load_or_exit(questions, squad)
     request = AnswerEvalRequest(
-        questions=load_or_exit(questions, squad),
+        questions=heldout_only(loaded) if xquad_heldout else loaded,
         collection=collection,
         output=output,
         backend=backend,

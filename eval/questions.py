@@ -11,12 +11,14 @@ cost the evaluation of the other questions; the report lists every skipped line 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -135,3 +137,25 @@ def sample(questions: Sequence[EvalQuestion], limit: int | None, seed: int) -> l
         return list(questions)
     chosen = set(random.Random(seed).sample(range(len(questions)), limit))
     return [q for i, q in enumerate(questions) if i in chosen]
+
+
+XquadPart = Literal["sft", "heldout"]
+HELDOUT_SHARE = 0.5
+
+
+def xquad_part(title: str, heldout_share: float = HELDOUT_SHARE) -> XquadPart:
+    """Stable per-article half of XQuAD: ``sft`` articles may be trained on (the answer adapter, the
+    reader), ``heldout`` articles never are; the same title always lands in the same part."""
+    bucket = int(hashlib.sha256(title.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "heldout" if bucket < heldout_share else "sft"
+
+
+def article_of(paragraph_id: str) -> str:
+    """The Wikipedia page name of a paragraph id ``<title>#<number>`` (``ingest/sources/squad.py``)."""
+    return paragraph_id.rsplit("#", 1)[0]
+
+
+def heldout_only(questions: QuestionSet) -> QuestionSet:
+    """The questions of XQuAD's held-out articles: what an evaluation of trained models may use."""
+    kept = [q for q in questions.questions if xquad_part(article_of(q.gold_ids[0])) == "heldout"]
+    return QuestionSet(questions.path, kept, questions.problems)

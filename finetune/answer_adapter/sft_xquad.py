@@ -14,32 +14,17 @@ the question's sentences.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
-from eval.questions import EvalQuestion, load_squad_questions
+from eval.questions import EvalQuestion, article_of, load_squad_questions, xquad_part
 from finetune.answer_adapter.sft_data import Passage, SftExample, make_example, split_of
 from ingest.sources.squad import read_squad
 from rag.core.domain import Article
 from rag.retrieval.passages import SENTENCE, focus_passage
 
-XquadPart = Literal["sft", "heldout"]
-HELDOUT_SHARE = 0.5
 HELDOUT_FILE = "xquad-heldout.jsonl"
-
-
-def xquad_part(title: str, heldout_share: float = HELDOUT_SHARE) -> XquadPart:
-    """Stable per-article assignment: the same title always lands in the same part."""
-    bucket = int(hashlib.sha256(title.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "heldout" if bucket < heldout_share else "sft"
-
-
-def article_of(paragraph_id: str) -> str:
-    """The Wikipedia page name of a paragraph id ``<title>#<number>`` (``ingest/sources/squad.py``)."""
-    return paragraph_id.rsplit("#", 1)[0]
 
 
 def read_xquad(path: Path) -> tuple[dict[str, dict[str, Article]], list[EvalQuestion]]:

@@ -23,8 +23,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from eval.questions import article_of, xquad_part
 from finetune.answer_adapter.sft_data import Split, articles, sentences, span_questions, split_of
-from finetune.answer_adapter.sft_xquad import article_of, read_xquad, xquad_part
+from finetune.answer_adapter.sft_xquad import read_xquad
 from ingest.sources.gnad import read_gnad
 from ingest.sources.headlines import read_headlines
 from rag.core.domain import Article

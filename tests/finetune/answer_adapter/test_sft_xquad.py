@@ -14,16 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from eval.questions import load_questions
+from eval.questions import article_of, load_questions, xquad_part
 from finetune.answer_adapter.sft_data import SftExample
 from finetune.answer_adapter.sft_xquad import (
     HELDOUT_FILE,
     answer_sentence,
-    article_of,
     heldout_questions,
     read_xquad,
     xquad_examples,
-    xquad_part,
 )
 from rag.core.prompting import REFUSAL
 from rag.core.settings import get_settings

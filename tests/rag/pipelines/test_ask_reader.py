@@ -1,0 +1,85 @@
+"""The ask path with a reader: extractive and evidence answers, refusals, the generator check.
+
+The index, the encoder and the generator are real (``ask_env``); the reader is a stand-in that
+answers with a fixed span, so each test controls what the reader finds and how sure it is. The
+real reader is tested in tests/finetune/reader (a trained artifact) and tests/rag/reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from rag.core.answer import Answer
+from rag.core.prompting import REFUSAL
+from rag.core.settings import Settings
+from rag.pipelines.ask import AskOptions, RagPipeline
+from rag.pipelines.components import build_pipeline, open_pipeline
+from rag.reader.reader import Reading
+from rag.store.vector_store import VectorStore, open_client
+
+QUESTION = "Was hält seit Neujahr E-Mails in Exchange-Warteschlangen fest?"
+
+
+class FixedReader:
+    """Finds ``span`` in whichever passage holds it, with the given confidence."""
+
+    def __init__(self, span: str, confidence: float) -> None:
+        self.span, self.confidence = span, confidence
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        return [
+            Reading(
+                i, p.index(self.span), p.index(self.span) + len(self.span), self.span, 1.0, self.confidence
+            )
+            for i, p in enumerate(passages)
+            if self.span in p
+        ]
+
+
+def _ask(pipeline: RagPipeline, mode: str, reader: FixedReader, min_confidence: float = 0.3) -> list[object]:
+    pipeline.reader, pipeline.answer_mode, pipeline.min_confidence = reader, mode, min_confidence  # type: ignore[assignment]
+    pipeline.today = lambda: date(2026, 11, 27)
+    return list(pipeline.stream(QUESTION, AskOptions(k=2)))
+
+
+def test_extractive_answer_is_the_span_with_its_source_and_the_evidence(ask_env: Settings) -> None:
+    with open_pipeline(ask_env) as pipeline:
+        text, answer = _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler im Malware-Scanner", 0.9))
+    assert isinstance(answer, Answer)
+    assert text == answer.text == "Ein Datumsfehler im Malware-Scanner [1]."
+    assert [c.article_id for c in answer.citations] == ["6315605"]
+    (evidence,) = answer.evidence
+    assert evidence.article_id == "6315605" and evidence.source == 1
+    assert evidence.sentence[evidence.start : evidence.end] == "Ein Datumsfehler im Malware-Scanner"
+    assert answer.confidence == 0.9 and not answer.refused
+    assert "read" in answer.timings
+
+
+def test_an_unsure_reader_refuses(ask_env: Settings) -> None:
+    with open_pipeline(ask_env) as pipeline:
+        *_, answer = _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler", 0.1))
+    assert isinstance(answer, Answer)
+    assert answer.text == REFUSAL and answer.refused
+    assert answer.evidence == [] and answer.confidence == 0.1
+
+
+def test_evidence_mode_keeps_a_faithful_sentence_and_replaces_one_that_drops_the_span(
+    ask_env: Settings,
+) -> None:
+    reader = FixedReader("Ein Datumsfehler", 0.9)
+    written = ["Schuld war ein Datumsfehler im Scanner [1].", "Ein Virus war schuld [2]."]
+    client = open_client(ask_env)
+    try:
+        store = VectorStore(client, ask_env.collection)
+        pipeline = build_pipeline(ask_env, store, chat_model=FakeListChatModel(responses=written))
+        *_, kept = _ask(pipeline, "evidence", reader)
+        *_, replaced = _ask(pipeline, "evidence", reader)
+    finally:
+        client.close()
+    assert isinstance(kept, Answer) and isinstance(replaced, Answer)
+    assert kept.text == "Schuld war ein Datumsfehler im Scanner [1]."
+    assert replaced.text == "Ein Datumsfehler [1]."
+    assert replaced.evidence[0].span == "Ein Datumsfehler"
