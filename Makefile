@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python -m bench.passages --output var/bench/passages.json
 	$(BIN)/python -m bench.ask --output var/bench/ask.json
 	$(BIN)/python -m bench.reranker --output var/bench/reranker.json
+	$(BIN)/python -m bench.reader --output var/bench/reader.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/python -m bench.quantization --output var/bench/quantization.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
@@ -67,9 +68,9 @@ bench: setup
 
 # Evaluation on the dev sets (reports/eval/): XQuAD's paragraphs as needles among the default corpus
 # (a copy of the default collection plus the paragraphs), the heise questions on the default index.
-# Answers cost seconds each on a CPU, so the XQuAD answers are a seeded sample of EVAL_ANSWERS.
+# The XQuAD answers are those of the held-out articles only (the reader and the answer adapter train
+# on the other half).
 EVAL_OUT ?= reports/eval
-EVAL_ANSWERS ?= 30
 XQUAD := var/data/xquad-de/xquad.de.dev.json
 HEISE_QA := var/data/heise-qa/heise_qa_dev.jsonl
 
@@ -79,7 +80,7 @@ eval: setup
 	$(BIN)/heise-rag ingest squad $(XQUAD) --collection heise-xquad
 	$(BIN)/heise-rag eval retrieval --squad $(XQUAD) --collection heise-xquad --output $(EVAL_OUT)/xquad-retrieval
 	$(BIN)/heise-rag eval retrieval --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-retrieval
-	$(BIN)/heise-rag eval answers --squad $(XQUAD) --collection heise-xquad --limit $(EVAL_ANSWERS) \
+	$(BIN)/heise-rag eval answers --squad $(XQUAD) --xquad-heldout --collection heise-xquad \
 		--output $(EVAL_OUT)/xquad-answers
 	$(BIN)/heise-rag eval answers --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-answers
 

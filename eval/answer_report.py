@@ -7,6 +7,7 @@ score by hand; per_question.csv is what `--baseline` compares.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def answer_line(record: AnswerRecord, scores: Mapping[str, float | None]) -> dic
         "confidence": a.confidence if a else None,
         "scores": dict(scores),
     }
+
+
+def _first_token(latency: Mapping[str, float]) -> str:
+    if math.isnan(latency["first_token_p50"]):  # nothing streamed: the reader's answer comes whole
+        return " (answers come whole from the reader: no first token)."
+    return f"; first token p50 {latency['first_token_p50']:.1f} s / p95 {latency['first_token_p95']:.1f} s."
 
 
 def write_answer_report(
@@ -87,8 +94,8 @@ def write_answer_report(
         "|---|---|---|---|",
         *(f"| {m} | {a.mean:.3f} | [{a.ci95[0]:.3f}, {a.ci95[1]:.3f}] | {a.n} |" for m, a in summary.items()),
         "",
-        f"Latency: whole answer p50 {latency['total_p50']:.1f} s / p95 {latency['total_p95']:.1f} s; "
-        f"first token p50 {latency['first_token_p50']:.1f} s / p95 {latency['first_token_p95']:.1f} s.",
+        f"Latency: whole answer p50 {latency['total_p50']:.1f} s / p95 {latency['total_p95']:.1f} s"
+        + _first_token(latency),
         "",
         "n counts the questions where a metric is defined: EM/F1/containment need a reference answer, "
         "citation precision needs at least one citation. Intervals: 95 % bootstrap over questions "

@@ -337,6 +337,9 @@ def train_reader(
     assert best is not None
     model.load_state_dict(best[2], strict=False)
     output.mkdir(parents=True, exist_ok=True)
+    model.peft_config[
+        "default"
+    ].base_model_name_or_path = config.base_model  # a name, not this machine's path
     model.save_pretrained(str(output))
     result = ReaderTrainResult(
         config=config,

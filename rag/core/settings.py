@@ -89,13 +89,13 @@ class Settings(BaseSettings):
         description="Reader weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
     )
     answer_mode: AnswerMode = Field(
-        default="generate",
+        default="extractive",
         description="How the answer is written: `extractive` (the reader's span and its source), "
         "`evidence` (the generator phrases the reader's evidence, checked against it) or `generate` "
         "(the generator reads the sources alone); chosen by `make eval`.",
     )
     reader_min_confidence: float = Field(
-        default=0.3,
+        default=0.0,
         ge=0,
         le=1,
         description="Below this reader confidence the answer is the refusal sentence (chosen on dev data).",

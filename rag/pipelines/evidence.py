@@ -6,9 +6,9 @@ that span with its source (``extractive``) or a sentence the generator writes fr
 alone (``evidence``), accepted only when it keeps the span and cites its source, otherwise replaced
 by the extractive answer. Below the confidence threshold the answer is the refusal sentence.
 
-Conflicting sources: when a second source holds a different confident value (a number or date:
-prices, counts, years) for the question, the answer names both with their dates instead of picking
-one silently.
+Conflicting sources: when a second source holds a different value (a number or date: prices,
+counts, years) for the question, and the reader is sure of both (``CONFLICT_CONFIDENCE``), the
+answer names both with their dates instead of picking one silently.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from rag.reader.reader import Reading
 from rag.retrieval.passages import SENTENCE
 
 _CITATION_MARK = "[{}]"
+# A second source counts as disagreeing only when the reader is this sure of both values: a
+# disagreement claimed on a guess would be worse than one value.
+CONFLICT_CONFIDENCE = 0.5
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[str, int, int]:
@@ -54,6 +57,10 @@ def to_evidence(reading: Reading, sources: Sequence[SourceRef], passages: Sequen
     )
 
 
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
 def _value(span: str) -> str:
     return " ".join(span.lower().split())
 
@@ -65,8 +72,11 @@ def choose_evidence(
     if not readings:
         return []
     best = to_evidence(readings[0], sources, passages)
+    sure = max(min_confidence, CONFLICT_CONFIDENCE)
+    if best.confidence < sure or not _has_digit(best.span):
+        return [best]
     for other in readings[1:]:
-        if other.confidence < min_confidence or not any(c.isdigit() for c in other.text + best.span):
+        if other.confidence < sure or not _has_digit(other.text):
             continue
         if _value(other.text) not in _value(best.span) and _value(best.span) not in _value(other.text):
             return [best, to_evidence(other, sources, passages)]

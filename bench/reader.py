@@ -1,0 +1,81 @@
+"""Reader latency and the whole extractive answer, on the heise dev questions over the default index.
+
+Run with `make bench` (or `python -m bench.reader [--questions N]`). Targets from the answers
+issue on this 2-core machine: the reader on 3 sources p50 <= 150 ms and the whole answer p50 <= 2 s.
+The sources are what the ask path hands the reader (the default retrieval's top 3 articles, whole
+chunks); the reader in bfloat16 where the CPU has native bf16 (`auto`) and in float32 is timed in
+the same run. The whole answer is `RagPipeline.ask` in the extractive mode (search, read, write).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from bench.ask import p
+from eval.questions import load_questions
+from rag.core.datafiles import HEISE_QA_FILE
+from rag.core.settings import get_settings
+from rag.models.dtypes import inference_dtype
+from rag.pipelines.ask import AskOptions
+from rag.pipelines.components import open_pipeline
+from rag.reader.reader import SpanReader
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=26, help="heise dev questions to answer")
+    parser.add_argument("--output", type=Path, default=None)
+    args = parser.parse_args()
+    settings = get_settings().model_copy(update={"answer_mode": "extractive"})
+    questions = load_questions(settings.resolved_data_dir / HEISE_QA_FILE).questions[: args.questions]
+    options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=False)
+    figures: dict[str, object] = {"questions": len(questions), "sources": settings.answer_sources}
+    with open_pipeline(settings) as pipeline:
+        assert pipeline.reader is not None, "the extractive mode loads the configured reader"
+        passages = [
+            [d.page_content for d in pipeline.retriever.search(q.question).documents[: options.k]]
+            for q in questions
+        ]
+        pipeline.ask(questions[0].question, options)  # load and warm up every model
+        totals = []
+        for q in questions:
+            started = time.perf_counter()
+            pipeline.ask(q.question, options)
+            totals.append(time.perf_counter() - started)
+    figures |= {"answer_s_p50": p(totals, 50), "answer_s_p95": p(totals, 95)}
+    p50: dict[str, float] = {}
+    for dtype in ("auto", "float32"):
+        assert settings.reader_model is not None
+        reader = SpanReader(
+            folder=settings.reader_model,
+            model_cache_dir=settings.model_cache_dir,
+            device=settings.device,
+            dtype=inference_dtype(dtype, settings.device),  # type: ignore[arg-type]
+        )
+        reader.read(questions[0].question, passages[0])
+        timings = []
+        for q, texts in zip(questions, passages, strict=True):
+            started = time.perf_counter()
+            reader.read(q.question, texts)
+            timings.append((time.perf_counter() - started) * 1000)
+        p50[dtype] = p(timings, 50)
+        figures |= {f"{dtype}_read_ms_p50": p50[dtype], f"{dtype}_read_ms_p95": p(timings, 95)}
+    figures["float32_over_auto_p50"] = p50["float32"] / p50["auto"]
+    for key, value in figures.items():
+        print(f"{key:26s} {value:.3f}" if isinstance(value, float) else f"{key:26s} {value}")
+    checks = {
+        "reader 3 sources p50 <= 150 ms": p50["auto"] <= 150,
+        "whole answer p50 <= 2 s": float(figures["answer_s_p50"]) <= 2.0,  # type: ignore[arg-type]
+    }
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(figures | {"checks": checks}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
