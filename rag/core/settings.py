@@ -157,6 +157,19 @@ class Settings(BaseSettings):
     qdrant_hnsw_ef_construct: int = Field(
         default=100, ge=4, description="HNSW candidates while building the dense index."
     )
+    # Search-time settings of the `edge` engine, chosen with bench/scale.py (README, Benchmarks).
+    qdrant_hnsw_ef: int = Field(
+        default=512,
+        ge=1,
+        description="`edge` engine: HNSW candidates per dense search (at least the query's limit) in "
+        "collections of `qdrant_exact_below` points or more; more agrees better with exact search.",
+    )
+    qdrant_exact_below: int = Field(
+        default=150_000,
+        ge=0,
+        description="`edge` engine: collections with fewer points are searched exactly (a scan, "
+        "milliseconds in Rust); 0: always HNSW.",
+    )
     collection: str = Field(default="heise", description="Qdrant collection the app searches.")
     feedback_path: Path | None = Field(
         default=None,

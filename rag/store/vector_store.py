@@ -47,9 +47,9 @@ def open_client(settings: Settings) -> ConfiguredClient | EdgeClient:
         )
     path = settings.resolved_qdrant_path
     if settings.qdrant_embedded_engine == "edge":
-        from rag.store.edge import EdgeClient  # loads the Rust engine only when it is configured
+        from rag.store.edge import EdgeClient, EdgeSearch  # loads the Rust engine only when configured
 
-        return EdgeClient(path, layout)
+        return EdgeClient(path, layout, EdgeSearch.from_settings(settings))
     if path == ":memory:":
         return ConfiguredClient(layout, location=":memory:")
     Path(path).mkdir(parents=True, exist_ok=True)
