@@ -46,6 +46,10 @@ def open_client(settings: Settings) -> ConfiguredClient | EdgeClient:
             layout, url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout, **tls
         )
     path = settings.resolved_qdrant_path
+    from rag.store.migrate import foreign_store_error  # it opens stores with this function
+
+    if problem := foreign_store_error(settings):
+        raise StoreUnavailableError(problem)
     if settings.qdrant_embedded_engine == "edge":
         from rag.store.edge import EdgeClient, EdgeSearch  # loads the Rust engine only when configured
 
