@@ -25,6 +25,7 @@ machine): in Rust a scan of this size is cheaper than an index that is right.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import tempfile
 import uuid
@@ -32,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import qdrant_edge as qe
 from qdrant_client import models
@@ -248,6 +249,18 @@ class EdgeClient:
         self.search = search or EdgeSearch()
         self.init_options: dict[str, Any] = {"path": path}
         self._open: dict[str, _Collection] = {}
+        self._lock = self._lock_folder()
+
+    def _lock_folder(self) -> TextIO:
+        """Hold the whole folder, as local mode does: shards lock only once a collection is
+        loaded, so a second process would otherwise see an empty store instead of a busy one."""
+        lock = (self.root.parent / ".lock").open("w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            lock.close()
+            raise store_in_use(self.root.parent) from exc
+        return lock
 
     # -- collections ----------------------------------------------------------------------------
 
@@ -420,5 +433,6 @@ class EdgeClient:
             collection.shard.flush()
             collection.shard.close()
         self._open.clear()
+        self._lock.close()  # releases the lock
         if self._tmp:
             self._tmp.cleanup()
