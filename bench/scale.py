@@ -283,7 +283,7 @@ BACKENDS = ("local", "edge", "edge-int8")
 
 
 def persisted_ingest_rate(n: int = 2_000) -> float:
-    """Chunks per second into a local-mode *folder*, the project's default embedded store."""
+    """Chunks per second into a local-mode *folder* (``HEISE_RAG_QDRANT_EMBEDDED_ENGINE=local``)."""
     with tempfile.TemporaryDirectory(prefix="scale-persist-") as tmp:
         backend = StoreBackend(engine_settings("local", Path(tmp) / "store"))
         started = time.perf_counter()

@@ -167,7 +167,7 @@ class Settings(BaseSettings):
         "collections of `qdrant_exact_below` points or more; more agrees better with exact search.",
     )
     qdrant_exact_below: int = Field(
-        default=150_000,
+        default=250_000,
         ge=0,
         description="`edge` engine: collections with fewer points are searched exactly (a scan, "
         "milliseconds in Rust); 0: always HNSW.",

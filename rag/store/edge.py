@@ -17,10 +17,11 @@ batches an app ingests while it runs.
 
 Dense searches run with `EdgeSearch`: an exact scan in collections below a size threshold, HNSW
 with a search-time ``hnsw_ef`` above it. Why: HNSW is approximate, and much more so under a date
-filter that keeps a tenth of the points. At 100k chunks (bench/scale.py, synthetic vectors) the
-hybrid top 10 with Qdrant's default ef agreed with a scan on 3 % of the filtered queries and with
-ef 512 on 63 %, while the scan itself took 6 ms (filtered) to about 36 ms (unfiltered, loaded
-machine): in Rust a scan of this size is cheaper than an index that is right.
+filter that keeps a tenth of the points. On bench/scale.py's synthetic vectors the hybrid top 10
+with Qdrant's default ef agreed with a scan on 3 % (100k chunks) and 1 % (200k) of the filtered
+queries, with ef 512 on 63 % and 54 %, while the scan took 6 and 14 ms, no longer than ef 512
+(about 36 and 52 ms without a filter on a loaded machine): in Rust a scan of this size is
+cheaper than an index that is right.
 """
 
 from __future__ import annotations
