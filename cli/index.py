@@ -71,8 +71,28 @@ def ingest(
         raise typer.Exit(1)
 
 
+def _take_over_other_engine() -> None:
+    """A store the other embedded engine wrote is copied into the configured one before anything
+    is built, so switching engines (or the default) does not mean re-embedding the index."""
+    from rag.store.migrate import migrate_store, pending_migration
+
+    settings = get_settings()
+    migration = pending_migration(settings)
+    if migration is None:
+        return
+    typer.echo(migration.announcement())
+    with tqdm(desc="Übernahme", unit=" Punkte") as bar:
+        copied = migrate_store(settings, migration, bar.update)
+    typer.echo(
+        f"{sum(copied.values())} Punkte in {len(copied)} Sammlung(en) übernommen; der alte Speicher in "
+        f"{migration.old_store} kann gelöscht werden, wenn alles passt."
+    )
+
+
 def index_build_default() -> None:
-    """Den Standardindex (heise-Schlagzeilen + 10kGNAD) aufbauen, falls er noch nicht vollständig ist."""
+    """Den Standardindex (heise-Schlagzeilen + 10kGNAD) aufbauen, falls er noch nicht vollständig ist.
+
+    Einen Speicher der anderen eingebetteten Engine übernimmt er zuvor samt Vektoren."""
     from ingest.service import ensure_default_index
     from rag.models.resolve import ModelNotProvisionedError
     from rag.store.layout import StoreUnavailableError
@@ -85,6 +105,7 @@ def index_build_default() -> None:
         bars[name][1](articles, chunks)
 
     try:
+        _take_over_other_engine()
         reports = ensure_default_index(get_settings(), update)
     except (StoreUnavailableError, ModelNotProvisionedError) as exc:
         raise fail(str(exc)) from exc

@@ -148,12 +148,14 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = Field(default=None, description="API key for a Qdrant server.")
     qdrant_path: str | None = Field(
         default=None,
-        description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant`.",
+        description="Embedded Qdrant storage folder, or `:memory:`; default `<var_dir>/qdrant-edge` "
+        "(`<var_dir>/qdrant` for the `local` engine).",
     )
     qdrant_timeout: int = Field(default=30, description="Seconds per request to a Qdrant server.")
     qdrant_embedded_engine: Literal["local", "edge"] = Field(
-        default="local",
-        description="Embedded store engine: qdrant-client's local mode, or Qdrant's engine in-process.",
+        default="edge",
+        description="Embedded store engine: Qdrant's engine in-process (HNSW, payload indexes), or "
+        "qdrant-client's local mode (exact search in Python, seconds per query above ~10k chunks).",
     )
     qdrant_tls_ca_cert: Path | None = Field(
         default=None,
@@ -178,6 +180,19 @@ class Settings(BaseSettings):
     qdrant_hnsw_m: int = Field(default=16, ge=4, description="HNSW edges per node of the dense index.")
     qdrant_hnsw_ef_construct: int = Field(
         default=100, ge=4, description="HNSW candidates while building the dense index."
+    )
+    # Search-time settings of the `edge` engine, chosen with bench/scale.py (README, Benchmarks).
+    qdrant_hnsw_ef: int = Field(
+        default=512,
+        ge=1,
+        description="`edge` engine: HNSW candidates per dense search (at least the query's limit) in "
+        "collections of `qdrant_exact_below` points or more; more agrees better with exact search.",
+    )
+    qdrant_exact_below: int = Field(
+        default=250_000,
+        ge=0,
+        description="`edge` engine: collections with fewer points are searched exactly (a scan, "
+        "milliseconds in Rust); 0: always HNSW.",
     )
     collection: str = Field(default="heise", description="Qdrant collection the app searches.")
     feedback_path: Path | None = Field(

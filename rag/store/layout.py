@@ -16,6 +16,8 @@ from rag.core.settings import Settings
 
 DENSE = "dense"
 SPARSE = "bm25"
+EDGE_META_FILE = "collection.json"
+"""Beside each edge shard: vector parameters and metadata (rag/store/edge.py); marks an edge store."""
 
 
 class StoreUnavailableError(RuntimeError):

@@ -46,10 +46,14 @@ def open_client(settings: Settings) -> ConfiguredClient | EdgeClient:
             layout, url=settings.qdrant_url, api_key=api_key, timeout=settings.qdrant_timeout, **tls
         )
     path = settings.resolved_qdrant_path
-    if settings.qdrant_embedded_engine == "edge":
-        from rag.store.edge import EdgeClient  # loads the Rust engine only when it is configured
+    from rag.store.migrate import foreign_store_error  # it opens stores with this function
 
-        return EdgeClient(path, layout)
+    if problem := foreign_store_error(settings):
+        raise StoreUnavailableError(problem)
+    if settings.qdrant_embedded_engine == "edge":
+        from rag.store.edge import EdgeClient, EdgeSearch  # loads the Rust engine only when configured
+
+        return EdgeClient(path, layout, EdgeSearch.from_settings(settings))
     if path == ":memory:":
         return ConfiguredClient(layout, location=":memory:")
     Path(path).mkdir(parents=True, exist_ok=True)

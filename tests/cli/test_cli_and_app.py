@@ -39,7 +39,7 @@ def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:
     )
     client.upsert("heise", [models.PointStruct(id=i, vector=[1.0, 0, 0, i]) for i in range(3)])
     client.close()
-    status = index_status(Settings(_env_file=None, qdrant_path=str(path)))
+    status = index_status(Settings(_env_file=None, qdrant_path=str(path), qdrant_embedded_engine="local"))
     assert status.error is None and status.mode == "embedded"
     assert status.collections == {"heise": 3}
 

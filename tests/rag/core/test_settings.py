@@ -11,7 +11,8 @@ def test_defaults_run_offline_on_embedded_storage(monkeypatch: pytest.MonkeyPatc
     s = Settings(_env_file=None)
     assert s.qdrant_url is None and s.generator_url is None
     assert s.generator_backend == "local"
-    assert s.resolved_qdrant_path == str(PROJECT_ROOT / "var" / "qdrant")
+    assert s.qdrant_embedded_engine == "edge"
+    assert s.resolved_qdrant_path == str(PROJECT_ROOT / "var" / "qdrant-edge")
     assert s.resolved_data_dir == PROJECT_ROOT / "var" / "data"
     assert s.embedding_model == "multilingual-e5-small"
     assert s.reranker_model is None
@@ -23,7 +24,7 @@ def test_environment_prefix_and_derived_paths(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("HEISE_RAG_QDRANT_API_KEY", "geheim")
     s = Settings(_env_file=None)
     assert s.resolved_data_dir == tmp_path / "data"
-    assert s.resolved_qdrant_path == str(tmp_path / "qdrant")
+    assert s.resolved_qdrant_path == str(tmp_path / "qdrant-edge")
     assert s.embedding_model == "intfloat/multilingual-e5-small"
     assert s.qdrant_api_key is not None and s.qdrant_api_key.get_secret_value() == "geheim"
     assert "geheim" not in repr(s)
