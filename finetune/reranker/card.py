@@ -124,7 +124,7 @@ Held-out reranking of the group's {negatives + 1} candidates (epoch 0 = the untr
 ## Reproduce
 
 ```bash
-cp -r var/qdrant var/qdrant-reranker   # the embedded store allows one process per folder
+cp -r var/qdrant-edge var/qdrant-reranker   # the embedded store allows one process per folder
 {_command(result, data_config)}
 ```
 
