@@ -135,6 +135,7 @@ def _build_groups(settings: Settings, collection: str, config: DataConfig, path:
             sparse_weight=settings.sparse_weight,
             fusion=settings.fusion,
             rrf_k=settings.rrf_k,
+            auto_sparse_threshold=settings.auto_sparse_threshold,
         )
         started = time.perf_counter()
         data = mine_groups(drafts, corpus, retriever, config)

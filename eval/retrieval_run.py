@@ -81,6 +81,7 @@ def run_retrieval_eval(
             sparse_weight=settings.sparse_weight,
             fusion=settings.fusion,
             rrf_k=settings.rrf_k,
+            auto_sparse_threshold=settings.auto_sparse_threshold,
         )
         reranker = make_reranker(settings, top_n=request.k)
         modes = list(request.modes or [])

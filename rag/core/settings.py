@@ -93,7 +93,8 @@ class Settings(BaseSettings):
 
     retrieval_mode: Mode = Field(
         default="dense",
-        description="Default search: dense (E5), sparse (BM25) or hybrid (both, RRF); chosen by `make eval`.",
+        description="Default search: dense (E5), sparse (BM25), hybrid (both, fused) or auto (hybrid only "
+        "for lexical matches); chosen by `make eval`.",
     )
     retrieval_candidates: int = Field(
         default=30, ge=1, description="Articles the hybrid search hands to the reranker."
@@ -118,6 +119,11 @@ class Settings(BaseSettings):
     )
     prefetch_limit: int = Field(
         default=100, ge=1, description="Chunks each vector kind prefetches for fusion."
+    )
+    auto_sparse_threshold: float = Field(
+        default=24.0,
+        description="`auto` mode: the best BM25 score (IDF included) from which a question is searched "
+        "hybrid (DBSF) instead of dense; picked on the heise dev set, confirmed on XQuAD dev.",
     )
 
     qdrant_url: str | None = Field(

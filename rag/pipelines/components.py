@@ -53,6 +53,7 @@ def build_pipeline(
         sparse_weight=settings.sparse_weight,
         fusion=settings.fusion,
         rrf_k=settings.rrf_k,
+        auto_sparse_threshold=settings.auto_sparse_threshold,
     )
     return RagPipeline(
         retriever,
