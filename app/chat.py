@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 # The keys are rag.core.modes.MODES and rag.generation.BACKENDS (a test keeps them equal); importing
 # rag.generation here would load the model stack before the page draws.
-MODE_LABELS = {"hybrid": "Hybrid (Vektor + BM25)", "dense": "Nur Vektorsuche", "sparse": "Nur BM25"}
+MODE_LABELS = {
+    "auto": "Automatisch (Vektor, bei Wortübereinstimmung hybrid)",
+    "hybrid": "Hybrid (Vektor + BM25)",
+    "dense": "Nur Vektorsuche",
+    "sparse": "Nur BM25",
+}
 BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
 # Every session shares one in-process model, which answers one question at a time.
 WAITING_FOR_MODEL = "Warte auf das Modell … (es beantwortet gerade eine andere Frage)"

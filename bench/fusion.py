@@ -8,13 +8,20 @@ embeds the questions with the configured E5, and replays the retriever exactly: 
 prefetches its top ``--prefetch`` chunks under the question's date filter, the fusion ranks the
 union, the best chunk stands for its article. It prints MRR@10 and recall@10 per recipe.
 
+Adaptive recipes (``--adaptive``) choose per question between dense alone and hybrid DBSF by a
+signal known at query time (``SIGNALS``): ``adaptive:<signal>:<threshold>`` takes hybrid when the
+signal reaches the threshold. ``--sweep`` scores every signal at thresholds drawn from the set's own
+signal quantiles, so a threshold picked on one dev set can be confirmed on the other untouched.
+
     python -m bench.fusion --squad var/data/xquad-de/xquad.de.dev.json --collection heise-xquad
     python -m bench.fusion --questions var/data/heise-qa/heise_qa_dev.jsonl --collection heise
+    python -m bench.fusion ... --sweep --adaptive overlap10:0.3,ratio:0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import pickle
@@ -143,6 +150,16 @@ class BM25Matrix:
         df = np.diff(self.matrix.indptr)
         self.idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5))
 
+    def ceiling(self, terms: Sequence[str]) -> float:
+        """The best score a chunk could reach: every query term at saturation, IDF x (k1 + 1).
+
+        A term the corpus lacks counts with document frequency 0: it cannot match, and the ratio of
+        the top score to this ceiling says how much of the question the corpus covers lexically.
+        """
+        n = self.matrix.shape[0]
+        unseen = math.log(1 + (n + 0.5) / 0.5)
+        return sum(float(self.idf[self.vocab[t]]) if t in self.vocab else unseen for t in terms) * (K1 + 1)
+
     def scores(self, terms: dict[str, float]) -> np.ndarray:
         cols = [self.vocab[t] for t in terms if t in self.vocab]
         if not cols:
@@ -159,7 +176,8 @@ def top(scores: np.ndarray, mask: np.ndarray | None, limit: int, positive: bool)
     return [(int(i), float(s[i])) for i in idx if np.isfinite(s[i]) and (s[i] > 0 or not positive)]
 
 
-Fusion = Callable[[list[tuple[int, float]], list[tuple[int, float]]], list[int]]
+Hits = list[tuple[int, float]]
+Fusion = Callable[[Hits, Hits], list[int]]
 
 
 def rrf(k: int, w_dense: float = 1.0, w_sparse: float = 1.0) -> Fusion:
@@ -207,6 +225,34 @@ def normalised_sum(norm: Callable[[list[tuple[int, float]]], dict[int, float]], 
     return fuse
 
 
+def _overlap(k: int) -> Callable[[Hits, Hits, float], float]:
+    """Share of the dense top ``k`` chunks that the sparse top ``k`` also holds."""
+
+    def signal(dense: Hits, sparse_: Hits, ceiling: float) -> float:
+        return len({i for i, _ in dense[:k]} & {i for i, _ in sparse_[:k]}) / k
+
+    return signal
+
+
+def _sparse_z(dense: Hits, sparse_: Hits, ceiling: float) -> float:
+    """How far the top BM25 chunk stands out of the sparse prefetch, in standard deviations."""
+    s = np.asarray([x for _, x in sparse_])
+    return float((s[0] - s.mean()) / s.std(ddof=1)) if len(s) > 1 and s.std() > 0 else 0.0
+
+
+# Signals that decide dense or hybrid per question; hybrid when the value reaches the threshold.
+# ``ratio`` needs the IDF of the question's terms, the others only the two prefetched lists.
+SIGNALS: dict[str, Callable[[Hits, Hits, float], float]] = {
+    "ratio": lambda d, s, c: s[0][1] / c if s and c > 0 else 0.0,
+    "topsparse": lambda d, s, c: s[0][1] if s else 0.0,
+    "zsparse": _sparse_z,
+    "overlap5": _overlap(5),
+    "overlap10": _overlap(10),
+    "overlap30": _overlap(30),
+    "topdense": lambda d, s, c: -d[0][1] if d else 0.0,  # negated: a weak dense top asks for BM25
+}
+
+
 def articles(corpus: Corpus, chunks: Sequence[int], k: int) -> list[str]:
     return list(dict.fromkeys(corpus.article_ids[i] for i in chunks))[:k]
 
@@ -237,6 +283,57 @@ def evaluate(
     return out
 
 
+def per_question(
+    corpus: Corpus,
+    questions: Sequence[EvalQuestion],
+    dense_hits: list[Hits],
+    sparse_hits: list[Hits],
+    fuse: Fusion,
+    k: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reciprocal rank and recall@k of one fusion for every question (empty sparse side: dense)."""
+    rr, rec = [], []
+    for q, dh, sh in zip(questions, dense_hits, sparse_hits, strict=True):
+        ranked = articles(corpus, (fuse(dh, sh) if sh else [i for i, _ in dh])[: 3 * 30], k)
+        rr.append(reciprocal_rank(ranked, q.gold_ids, k))
+        rec.append(recall_at(ranked, q.gold_ids, k))
+    return np.asarray(rr), np.asarray(rec)
+
+
+def adaptive(
+    dense: tuple[np.ndarray, np.ndarray],
+    hybrid: tuple[np.ndarray, np.ndarray],
+    signal: np.ndarray,
+    threshold: float,
+) -> dict[str, float]:
+    """MRR@10, recall@10 and the hybrid share when hybrid answers the questions whose signal >= threshold."""
+    take = signal >= threshold
+    return {
+        "mrr@10": float(np.where(take, hybrid[0], dense[0]).mean()),
+        "recall@10": float(np.where(take, hybrid[1], dense[1]).mean()),
+        "hybrid_share": float(take.mean()),
+    }
+
+
+def sweep(
+    dense: tuple[np.ndarray, np.ndarray], hybrid: tuple[np.ndarray, np.ndarray], signal: np.ndarray
+) -> list[tuple[float, dict[str, float]]]:
+    """Thresholds halfway between the signal's 5 % quantiles, plus always (-inf) and never (+inf) hybrid.
+
+    Halfway, so that a threshold printed with a few digits and passed back via ``--adaptive`` (on
+    either set) splits this set's questions exactly as it did here.
+    """
+    cuts = sorted({float(x) for x in np.quantile(signal, np.linspace(0, 1, 21), method="lower")})
+    grid = [-math.inf, *((a + b) / 2 for a, b in itertools.pairwise(cuts)), math.inf]
+    return [(t, adaptive(dense, hybrid, signal, t)) for t in grid]
+
+
+def pick(results: list[tuple[float, dict[str, float]]], fewest_hybrid: bool) -> float:
+    """The threshold with the best MRR@10, then recall@10; ties go to the fewest or the most hybrid."""
+    sign = 1 if fewest_hybrid else -1
+    return max(results, key=lambda r: (r[1]["mrr@10"], r[1]["recall@10"], -sign * r[1]["hybrid_share"]))[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -248,11 +345,23 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="pickle of the collection's chunks")
     parser.add_argument("--variants", default="baseline", help="comma-separated sparse variants")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--adaptive", default="", help="comma-separated <signal>:<threshold> recipes (baseline variant)"
+    )
+    parser.add_argument("--sweep", action="store_true", help="score every signal at its quantiles")
+    parser.add_argument(
+        "--query-cache", type=Path, default=None, help="npy of this set's question embeddings"
+    )
     args = parser.parse_args()
     questions = load_question_set(args.questions, args.squad).questions
     corpus = load_corpus(args.collection, args.cache)
-    embedder = Embedder.from_settings(get_settings())
-    queries = np.asarray([embedder.encode_query(q.question) for q in questions], dtype=np.float32)
+    if args.query_cache and args.query_cache.exists():
+        queries = np.load(args.query_cache)
+    else:
+        embedder = Embedder.from_settings(get_settings())
+        queries = np.asarray([embedder.encode_query(q.question) for q in questions], dtype=np.float32)
+        if args.query_cache:
+            np.save(args.query_cache, queries)
     masks = [date_mask(corpus, q.date_from, q.date_to) for q in questions]
     dense_hits = [top(corpus.dense @ v, m, args.prefetch, False) for v, m in zip(queries, masks, strict=True)]
     full = [document_text(t, x) for t, x in zip(corpus.titles, corpus.texts, strict=True)]
@@ -261,6 +370,7 @@ def main() -> None:
         for t, x, c in zip(corpus.titles, corpus.texts, corpus.chunk_index, strict=True)
     ]
     runs = {}
+    ceilings: list[float] = []
     for variant in args.variants.split(","):
         tok: Callable[[str], list[str]] = tokenize
         texts = full
@@ -275,6 +385,8 @@ def main() -> None:
             terms = Counter(tok(q.question))
             weights = {t: float(c) if qtf else 1.0 for t, c in terms.items()}
             sparse_hits.append(top(index.scores(weights), m, args.prefetch, True))
+            if variant == "baseline":
+                ceilings.append(index.ceiling(list(terms)))
         runs[variant] = (dense_hits, sparse_hits)
     fusions: dict[str, Fusion | None] = {"sparse": None, "dense": rrf(60, 1.0, 0.0)}
     fusions |= {f"rrf k={k}": rrf(k) for k in (1, 5, 10, 20, 60, 100)}
@@ -282,8 +394,29 @@ def main() -> None:
     fusions["dbsf"] = normalised_sum(_dbsf_norm, 0.5)
     fusions |= {f"minmax a={a}": normalised_sum(_minmax, a) for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)}
     result = evaluate(corpus, questions, runs, fusions)
+    if "baseline" in runs and (args.adaptive or args.sweep):
+        dh, sh = runs["baseline"]
+        dense = per_question(corpus, questions, dh, sh, rrf(60, 1.0, 0.0))
+        hybrid = per_question(corpus, questions, dh, sh, normalised_sum(_dbsf_norm, 0.5))
+        values = {
+            name: np.asarray([f(d, s, c) for d, s, c in zip(dh, sh, ceilings, strict=True)])
+            for name, f in SIGNALS.items()
+        }
+        better, worse = int((hybrid[0] > dense[0]).sum()), int((hybrid[0] < dense[0]).sum())
+        print(f"hybrid vs dense, reciprocal rank: better on {better}, worse on {worse} of {len(questions)}")
+        for recipe in filter(None, args.adaptive.split(",")):
+            name, threshold = recipe.split(":")
+            result[f"baseline | adaptive:{recipe}"] = adaptive(dense, hybrid, values[name], float(threshold))
+        if args.sweep:
+            for name, signal in values.items():
+                results = sweep(dense, hybrid, signal)
+                for t, m in results:
+                    result[f"sweep | adaptive:{name}:{t:.6g}"] = m
+                picks = [f"{name}:{pick(results, fewest):.6g}" for fewest in (True, False)]
+                print(f"pick {name}: ties to the fewest hybrid {picks[0]}, to the most hybrid {picks[1]}")
     for name, m in result.items():
-        print(f"{name:40s} MRR@10 {m['mrr@10']:.3f}  R@10 {m['recall@10']:.3f}")
+        share = f"  hybrid {m['hybrid_share']:.0%}" if "hybrid_share" in m else ""
+        print(f"{name:40s} MRR@10 {m['mrr@10']:.3f}  R@10 {m['recall@10']:.3f}{share}")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

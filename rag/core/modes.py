@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Mode = Literal["dense", "sparse", "hybrid"]
+# auto: dense or hybrid per question, hybrid when the best BM25 score reaches a threshold
+# (rag/retrieval/search.py; bench/fusion.py measured it).
+Mode = Literal["dense", "sparse", "hybrid", "auto"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 # How hybrid search merges the dense and the sparse list (Qdrant's distribution-based score fusion
 # or reciprocal rank fusion).

@@ -56,6 +56,7 @@ def configured_retriever(
         sparse_weight=settings.sparse_weight,
         fusion=settings.fusion,
         rrf_k=settings.rrf_k,
+        auto_sparse_threshold=settings.auto_sparse_threshold,
     )
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
+from qdrant_client import QdrantClient, models
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer
 from rag.core.domain import Article
 from rag.core.settings import Settings
 from rag.models.embeddings import Embedder
-from rag.retrieval.search import HybridRetriever, SearchFilter, make_retriever
+from rag.retrieval.search import HybridRetriever, SearchFilter, make_retriever, prefers_hybrid
 from rag.store.vector_store import VectorStore
 
 FILLER = "Weitere Details nannte das Unternehmen zunächst nicht. " * 12
@@ -54,7 +55,7 @@ def test_sparse_mode_matches_stemmed_german_words(retriever: HybridRetriever) ->
     assert found[0] == "3"
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid", "auto"])
 def test_results_are_collapsed_to_articles(retriever: HybridRetriever, mode: str) -> None:
     result = retriever.search("Exchange Lücke", mode=mode)  # type: ignore[arg-type]
     found = ids(result.documents)
@@ -77,6 +78,35 @@ def test_source_filter(retriever: HybridRetriever) -> None:
 def test_stop_word_query_falls_back_to_dense(retriever: HybridRetriever) -> None:
     assert retriever.search("und oder die", mode="sparse").documents == []
     assert retriever.search("und oder die", mode="hybrid").documents
+    assert retriever.search("und oder die", mode="auto").documents
+
+
+def hits(*scores: float) -> list[models.ScoredPoint]:
+    return [models.ScoredPoint(id=i, version=0, score=s) for i, s in enumerate(scores)]
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [((), False), ((23.9, 20.0), False), ((24.0,), True), ((31.5, 30.0, 2.0), True)],
+    ids=["no lexical match", "weak top", "top at the threshold", "strong top"],
+)
+def test_auto_fuses_only_when_the_best_bm25_score_reaches_the_threshold(
+    scores: tuple[float, ...], expected: bool
+) -> None:
+    assert prefers_hybrid(hits(*scores), 24.0) is expected
+
+
+def test_auto_returns_the_hybrid_or_the_dense_ranking(retriever: HybridRetriever) -> None:
+    """Threshold 0: the question fuses, and the client-side DBSF ranks as Qdrant's fused query does;
+    threshold infinity: the dense ranking. The query is one where the two rankings differ."""
+    query = "Exchange Lücke"
+    hybrid = ids(retriever.search(query, mode="hybrid").documents)
+    dense = ids(retriever.search(query, mode="dense").documents)
+    assert hybrid != dense
+    always = retriever.model_copy(update={"auto_sparse_threshold": 0.0})
+    never = retriever.model_copy(update={"auto_sparse_threshold": math.inf})
+    assert ids(always.search(query, mode="auto").documents) == hybrid
+    assert ids(never.search(query, mode="auto").documents) == dense
 
 
 def test_is_a_langchain_retriever(retriever: HybridRetriever) -> None:
@@ -95,7 +125,7 @@ BAD_QUERIES = {
 }
 
 
-@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid", "auto"])
 @pytest.mark.parametrize("query", BAD_QUERIES.values(), ids=BAD_QUERIES.keys())
 def test_awkward_queries_give_a_result_list(retriever: HybridRetriever, mode: str, query: str) -> None:
     """Odd user input is answered with a (possibly empty) list of articles, never an exception."""

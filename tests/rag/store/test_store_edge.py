@@ -94,7 +94,7 @@ def test_edge_answers_like_local_mode(retrievers: tuple[HybridRetriever, HybridR
         for search_filter in FILTERS:
             expected = ranking(local, query, search_filter, mode)
             got = ranking(edge, query, search_filter, mode)
-            if mode == "hybrid":
+            if mode in ("hybrid", "auto"):
                 assert {a for a, _ in got} == {a for a, _ in expected}, (query, search_filter)
                 assert got[0][0] == expected[0][0], (query, search_filter)
                 continue
