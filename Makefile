@@ -28,7 +28,7 @@ setup: $(STAMP)
 	$(BIN)/heise-rag data provision
 
 run: setup
-	$(BIN)/heise-rag index build-default
+	$(BIN)/heise-rag index build-default --unless-app-builds
 	$(BIN)/streamlit run app/main.py --server.headless true --server.address $(ADDRESS) --server.port $(PORT) \
 		--browser.gatherUsageStats false
 

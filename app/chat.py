@@ -92,7 +92,15 @@ def run_entry(
         if condensed.how != "typed":
             entry.timings["condense"] = condensed.seconds
         on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
-        for event in pipeline.stream(entry.searched, options, condensed.notices):
+        notices = list(condensed.notices)
+        if building := resources.building_notice():
+            if not store.exists():
+                raise resources.AppError(
+                    "Der Standardindex wird gerade aufgebaut und hat noch keinen Artikel; bitte in "
+                    "einigen Sekunden erneut fragen."
+                )
+            notices.append(building)
+        for event in pipeline.stream(entry.searched, options, notices):
             if isinstance(event, Answer):
                 entry.answer = event
                 entry.timings |= event.timings

@@ -12,10 +12,11 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import streamlit as st
 
+from app.index_build import DefaultIndexBuild
 from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -91,11 +92,13 @@ def user_message(exc: BaseException) -> str:
 @st.cache_resource(show_spinner=False, on_release=lambda client: client.close())
 def qdrant_client() -> QdrantClient:
     """The one client of this process (closed when the cache is cleared); see the module docstring."""
+    from rag.store.shared_client import SharedClient
     from rag.store.vector_store import open_client
 
     settings = get_settings()
     try:
-        return open_client(settings)
+        # Shared with the background build of the default index (app/index_build.py).
+        return cast("QdrantClient", SharedClient(open_client(settings)))
     except (RuntimeError, OSError) as exc:  # StoreUnavailableError (locked) is a RuntimeError
         raise _store_error(exc, settings) from exc
 
@@ -173,6 +176,29 @@ def index_stats() -> CollectionStats | None:
 
     store = vector_store()
     return collection_stats(store, get_settings()) if store.exists() else None
+
+
+@st.cache_resource(show_spinner=False)
+def default_index_build() -> DefaultIndexBuild:
+    """The process's one build of the default index (started by `start_index_build`)."""
+    return DefaultIndexBuild()
+
+
+def start_index_build() -> None:
+    """Build a missing or unfinished default index in the background, once per process.
+
+    Only under a Streamlit runtime (not when a page module is merely imported) and when
+    `HEISE_RAG_APP_BUILDS_INDEX` is on; the thread itself finds out whether anything is missing.
+    """
+    settings = get_settings()
+    if st.runtime.exists() and settings.app_builds_index:
+        default_index_build().start(settings, vector_store, embedder)
+
+
+def building_notice() -> str | None:
+    """The notice for an answer given while the default index is still being built."""
+    progress = default_index_build().progress()
+    return progress.answer_notice() if progress is not None and progress.state == "running" else None
 
 
 _warm_lock = threading.Lock()

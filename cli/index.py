@@ -89,7 +89,16 @@ def _take_over_other_engine() -> None:
     )
 
 
-def index_build_default() -> None:
+def index_build_default(
+    unless_app_builds: Annotated[
+        bool,
+        typer.Option(
+            "--unless-app-builds",
+            help="Nur einen Speicher der anderen Engine übernehmen, wenn die App den Index selbst im "
+            "Hintergrund aufbaut (HEISE_RAG_APP_BUILDS_INDEX, `make run`).",
+        ),
+    ] = False,
+) -> None:
     """Den Standardindex (heise-Schlagzeilen + 10kGNAD) aufbauen, falls er noch nicht vollständig ist.
 
     Einen Speicher der anderen eingebetteten Engine übernimmt er zuvor samt Vektoren."""
@@ -106,6 +115,9 @@ def index_build_default() -> None:
 
     try:
         _take_over_other_engine()
+        if unless_app_builds and get_settings().app_builds_index:
+            typer.echo("Den Standardindex baut die App im Hintergrund auf; Fragen gehen schon vorher.")
+            return
         reports = ensure_default_index(get_settings(), update)
     except (StoreUnavailableError, ModelNotProvisionedError) as exc:
         raise fail(str(exc)) from exc

@@ -21,6 +21,8 @@ from rag.store.vector_store import VectorStore, open_client
 DEFAULT_SOURCES = ("headlines", "10kgnad")
 
 Progress = Callable[[int, int], None]
+# (source name, articles read, chunks written) while the default index builds
+SourceProgress = Callable[[str, int, int], None]
 
 
 def make_indexer(settings: Settings, store: VectorStore, embedder: Embedder | None = None) -> Indexer:
@@ -40,6 +42,11 @@ def read_source(name: str, location: str | None, settings: Settings) -> Iterable
     return SOURCES[name](location)
 
 
+def count_articles(name: str, settings: Settings) -> int:
+    """Readable articles of a named source at its default location (for a progress bar's total)."""
+    return sum(isinstance(item, Article) for item in read_source(name, None, settings))
+
+
 def ingest_source(
     name: str,
     location: str | None,
@@ -56,35 +63,50 @@ def ingest_source(
         client.close()
 
 
-def ensure_default_index(
-    settings: Settings, on_progress: Callable[[str, int, int], None] | None = None
+def ensure_default_index(settings: Settings, on_progress: SourceProgress | None = None) -> list[IngestReport]:
+    """Build the default index (heise headlines + 10kGNAD) unless the collection records it as done."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, settings.collection)
+        return build_default_index(store, settings, on_progress=on_progress)
+    finally:
+        client.close()
+
+
+def default_sources_todo(store: VectorStore) -> list[str]:
+    """The default sources the collection does not record as completely ingested, in build order."""
+    done = set(store.metadata().get("complete_sources", [])) if store.exists() else set()  # type: ignore[call-overload]
+    return [name for name in DEFAULT_SOURCES if name not in done]
+
+
+def build_default_index(
+    store: VectorStore,
+    settings: Settings,
+    embedder: Embedder | None = None,
+    on_progress: SourceProgress | None = None,
 ) -> list[IngestReport]:
-    """Build the default index (heise headlines + 10kGNAD) unless the collection records it as done.
+    """Build the default index into ``store`` (an open client's collection: the CLI's own, or the
+    app's, which keeps answering from it while this runs in a background thread).
 
     Each finished source is recorded in the collection's metadata, so a second `make run` only reads
     that record, and a first run that was interrupted resumes with the incremental ingest. A complete
     collection built before BM25's corpus statistics existed gets them, and its sparse vectors are
     re-encoded (its ``avgdl`` was the headlines' alone).
     """
-    client = open_client(settings)
-    try:
-        store = VectorStore(client, settings.collection)
-        done = set(store.metadata().get("complete_sources", [])) if store.exists() else set()  # type: ignore[call-overload]
-        todo = [name for name in DEFAULT_SOURCES if name not in done]
-        if not todo:
-            if needs_stats(store):
-                refresh_sparse(store)
-            return []
-        indexer = make_indexer(settings, store)
-        reports = []
-        for name in todo:
-            progress = (lambda a, c, n=name: on_progress(n, a, c)) if on_progress else None
-            reports.append(indexer.ingest(read_source(name, None, settings), progress))
-            done.add(name)
-            store.update_metadata({"complete_sources": sorted(done)})
-        return reports
-    finally:
-        client.close()
+    todo = default_sources_todo(store)
+    if not todo:
+        if needs_stats(store):
+            refresh_sparse(store)
+        return []
+    done = set(DEFAULT_SOURCES) - set(todo)
+    indexer = make_indexer(settings, store, embedder)
+    reports = []
+    for name in todo:
+        progress = (lambda a, c, n=name: on_progress(n, a, c)) if on_progress else None
+        reports.append(indexer.ingest(read_source(name, None, settings), progress))
+        done.add(name)
+        store.update_metadata({"complete_sources": sorted(done)})
+    return reports
 
 
 def reweight_sparse(

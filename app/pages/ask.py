@@ -13,6 +13,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from app import resources
 from app.answer_view import REASK_KEY, render_answer_details, render_entry
+from app.build_view import show_build_progress
 from app.chat import BACKEND_LABELS, MODE_LABELS, ChatEntry, run_entry
 from app.login_view import require
 from app.safe_text import plain
@@ -146,6 +147,7 @@ def main() -> None:
         "Folgefragen („Und bei Apple?“, „Wie teuer ist er?“) beziehen sich auf das bisherige "
         "Gespräch; eine Frage mit eigenem Thema wird für sich gesucht."
     )
+    show_build_progress()
     question = st.chat_input("Frage zu heise-Meldungen stellen …")
     options, backend, sources_slot = sidebar_options()
     resources.warm_up_in_background(backend)

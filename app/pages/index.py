@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app import resources
+from app.build_view import show_build_progress
 from app.ingest_view import ingest_items, ingest_upload
 from app.login_view import open_access_notice, require
 from app.safe_text import plain
@@ -51,6 +52,7 @@ def show_stats() -> None:
     where = settings.qdrant_url or settings.resolved_qdrant_path
     kind = "Qdrant-Server" if settings.qdrant_url else "eingebetteter Qdrant-Speicher"
     st.caption(f"{kind}: `{where}` · Sammlung `{settings.collection}`")
+    show_build_progress()
     with st.spinner("Index wird gelesen …"):
         try:
             stats = resources.index_stats()
@@ -58,11 +60,12 @@ def show_stats() -> None:
             st.error(plain(resources.user_message(exc)), icon=":material/error:")
             return
     if stats is None:
-        st.info(
-            "Die Sammlung gibt es noch nicht. Unten Artikel aufnehmen oder `heise-rag index build-default` "
-            "ausführen.",
-            icon=":material/info:",
-        )
+        if not resources.default_index_build().running():  # else the build's progress says it all
+            st.info(
+                "Die Sammlung gibt es noch nicht. Unten Artikel aufnehmen oder `heise-rag index "
+                "build-default` ausführen.",
+                icon=":material/info:",
+            )
         return
     days = months = "—"
     if stats.date_min and stats.date_max:

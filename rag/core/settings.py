@@ -262,6 +262,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Torch threads for in-process generation (`local`, `serve tgi`); unset: all cores.",
     )
+    app_builds_index: bool = Field(
+        default=True,
+        description="The app builds a missing or unfinished default index in a background thread and "
+        "answers from what is indexed so far meanwhile (`make run`); off where the index is built "
+        "separately (`heise-rag index build-default`, a server filled by another job).",
+    )
     implausible_dates: Literal["warn", "skip"] = Field(
         default="warn",
         description="Articles published before 1995 or in the future: ingested and reported (`warn`), "

@@ -41,6 +41,14 @@ def small_index(ask_env: Settings) -> Settings:
     return ask_env
 
 
+@pytest.fixture(autouse=True)
+def no_background_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's tests run over their own small index: the app must not fill it with the default
+    corpus (`HEISE_RAG_APP_BUILDS_INDEX`); the tests of that build turn it on again."""
+    monkeypatch.setenv("HEISE_RAG_APP_BUILDS_INDEX", "false")
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def fresh_caches() -> Iterator[None]:
     """Streamlit's caches and the settings start empty and are emptied again after the test."""

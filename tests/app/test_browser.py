@@ -7,16 +7,19 @@ offline. Screenshots of every page go to reports/screenshots/ (git-ignored) for 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from rag.core.datafiles import GNAD_FILE, HEADLINES_FILE
 from rag.core.settings import PROJECT_ROOT, Settings
 
 MAIN = str(PROJECT_ROOT / "app" / "main.py")
@@ -51,10 +54,9 @@ def wait_healthy(url: str, server: subprocess.Popen[bytes], timeout: float = 90.
     raise AssertionError(f"streamlit did not become healthy at {url} within {timeout} s")
 
 
-@pytest.fixture
-def served_app(small_index: Settings, tmp_path: Path, provisioned: Callable[[str], Path]) -> Iterator[str]:
-    """The app over the three-article index (small encoder, tiny LLM) on a free localhost port."""
-    provisioned("multilingual-e5-small")  # the headline classifier's base
+@contextmanager
+def streamlit_server(tmp_path: Path) -> Iterator[str]:
+    """`streamlit run app/main.py` on a free localhost port with this process's environment."""
     port = free_port()
     log = (tmp_path / "streamlit.log").open("wb")
     options = {"server.headless": "true", "server.address": "127.0.0.1", "server.port": str(port)}
@@ -78,6 +80,14 @@ def served_app(small_index: Settings, tmp_path: Path, provisioned: Callable[[str
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+@pytest.fixture
+def served_app(small_index: Settings, tmp_path: Path, provisioned: Callable[[str], Path]) -> Iterator[str]:
+    """The app over the three-article index (small encoder, tiny LLM) on a free localhost port."""
+    provisioned("multilingual-e5-small")  # the headline classifier's base
+    with streamlit_server(tmp_path) as url:
+        yield url
 
 
 def settled(page: playwright_api.Page) -> None:
@@ -189,3 +199,61 @@ def test_two_tabs_asking_at_once_both_get_the_whole_answer(served_app: str) -> N
             raise
         browser.close()
     assert answers[0] and answers[0] == answers[1]
+
+
+@pytest.fixture
+def building_app(
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    provisioned: Callable[[str], Path],
+) -> Iterator[str]:
+    """The app over an empty store, as on a fresh clone: it builds the default index itself (the
+    real heise headlines and 10kGNAD, embedded with the small encoder; minutes on two cores)."""
+    for name in ("all-minilm-l6-v2", "tiny-random-llama", "multilingual-e5-small"):
+        provisioned(name)
+    data = isolated_env / "data"
+    for file in (HEADLINES_FILE, GNAD_FILE):
+        (data / file).parent.mkdir(parents=True, exist_ok=True)
+        (data / file).symlink_to(settings.resolved_data_dir / file)
+    env = {
+        "HEISE_RAG_DATA_DIR": str(data),
+        "HEISE_RAG_EMBEDDING_MODEL": "all-minilm-l6-v2",
+        "HEISE_RAG_GENERATOR_MODEL": "tiny-random-llama",
+        "HEISE_RAG_ANSWER_MODE": "generate",
+        "HEISE_RAG_GENERATOR_MAX_NEW_TOKENS": "6",
+        "HEISE_RAG_APP_BUILDS_INDEX": "true",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with streamlit_server(isolated_env) as url:
+        yield url
+
+
+def test_a_question_asked_while_the_default_index_builds_is_answered_with_a_notice(building_app: str) -> None:
+    """`make run` on a fresh clone: the page is up before the index, shows the build's progress, and
+    answers from what is indexed so far, saying so."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto(building_app)
+            chat = page.get_by_placeholder("Frage zu heise-Meldungen stellen …")
+            chat.wait_for(timeout=60_000)
+            # The progress line refreshes itself; ask once the first chunks are in the store.
+            first_chunks = page.get_by_text(re.compile(r"[1-9][\d.]* Abschnitte eingebettet"))
+            first_chunks.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            page.screenshot(path=SHOTS / "ask-while-building.png", full_page=True)
+            chat.fill("Was gab es Neues bei Microsoft?")
+            chat.press("Enter")
+            page.get_by_text("Der Standardindex wird noch aufgebaut").wait_for(timeout=2 * ANSWER_TIMEOUT_MS)
+            page.locator('[class*="st-key-source-"]').first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            no_exception(page)
+            page.get_by_role("link", name="Index").click()
+            page.get_by_text(re.compile(r"Artikel gelesen")).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            no_exception(page)
+        except Exception:
+            page.screenshot(path=SHOTS / "while-building-failure.png", full_page=True)
+            raise
+        browser.close()
