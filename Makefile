@@ -55,7 +55,9 @@ test: setup compose-plugin chromium
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/heise-rag models provision --name multilingual-e5-small --encoder-onnx
 	$(BIN)/python -m bench.ingest --output var/bench/ingest.json
+	$(BIN)/python -m bench.encoder --output var/bench/encoder.json
 	$(BIN)/heise-rag index build-default
 	$(BIN)/python -m bench.passages --output var/bench/passages.json
 	$(BIN)/python -m bench.ask --output var/bench/ask.json

@@ -56,13 +56,26 @@ def models_provision(
             help="Auch die int4-ONNX-Kopie bauen (Standard: wenn HEISE_RAG_GENERATOR_ENGINE=onnx-int4)."
         ),
     ] = None,
+    encoder_onnx: Annotated[
+        bool | None,
+        typer.Option(
+            help="Auch die ONNX-Kopie des E5-Encoders bauen (float32 und int8, ~1 min; Standard: wenn "
+            "HEISE_RAG_EMBEDDING_BACKEND nicht torch ist)."
+        ),
+    ] = None,
 ) -> None:
     """Jedes festgelegte Modellpaket installieren und seinen fertigen Ordner im gemeinsamen Cache anlegen."""
     settings = get_settings()
     cache = settings.model_cache_dir
     build_onnx = onnx if onnx is not None else settings.generator_engine == "onnx-int4"
     try:
-        states = provision_all(cache, name or None, log=typer.echo, onnx=build_onnx)
+        states = provision_all(
+            cache,
+            name or None,
+            log=typer.echo,
+            onnx=build_onnx,
+            encoder_onnx=encoder_onnx if encoder_onnx is not None else settings.embedding_backend != "torch",
+        )
     except ProvisionError as exc:
         raise fail(str(exc)) from exc
     typer.echo(f"{len(states)} Modell(e) bereit in {cache}")

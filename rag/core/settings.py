@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default="multilingual-e5-small",
         description="Bi-encoder: a provisioned name, a local folder or a Hugging Face hub id.",
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        default="torch",
+        description="How the E5 encoder runs (ingest and queries): torch (sentence-transformers), or the "
+        "ONNX copy that `models provision` builds, in float32 (`onnx`) or int8 (`onnx-int8`) on "
+        "onnxruntime; falls back to torch, with a warning, where the copy or onnxruntime is missing. "
+        "Chosen by bench/encoder.py (README, Benchmarks).",
+    )
     generator_model: str = Field(
         default="qwen2.5-coder-0.5b-instruct",
         description="Answer model for the `local` backend: provisioned name, folder or hub id.",

@@ -3,23 +3,35 @@
 Why a wrapper: the model setting may be a provisioned name, a folder or a hub id, and E5 needs its
 `query: `/`passage: ` prompts; sentence-transformers' `encode_query`/`encode_document` pick the
 prompts a model folder declares (none for models without them), batch and sort by length.
+
+The ``embedding_backend`` setting runs the same encoder on onnxruntime instead (the ONNX copy
+provisioning builds, :mod:`rag.models.e5_onnx`); where that copy or onnxruntime is missing, or the
+model is not a provisioned name, a warning says so and torch encodes.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
 from rag.core.settings import Settings
+from rag.models.registry import MODELS
 from rag.models.resolve import resolve_model
 
+if TYPE_CHECKING:
+    from rag.models.e5_onnx import OnnxE5
+
 QUERY_CACHE_SIZE = 1024
+Backend = Literal["torch", "onnx", "onnx-int8"]
+log = logging.getLogger(__name__)
 
 
 class Embedder:
@@ -33,8 +45,10 @@ class Embedder:
         device: str = "cpu",
         batch_size: int = 32,
         query_threads: int | None = None,
+        backend: Backend = "torch",
     ) -> None:
         self.model_name = model
+        self.backend = backend
         self._cache_dir = cache_dir
         self._device = device
         self.batch_size = batch_size
@@ -49,7 +63,49 @@ class Embedder:
             device=settings.device,
             batch_size=settings.embed_batch_size,
             query_threads=settings.query_threads,
+            backend=settings.embedding_backend,
         )
+
+    @cached_property
+    def onnx(self) -> OnnxE5 | None:
+        """The onnxruntime encoder when the backend asks for one and it can run here, else None
+        (torch encodes; a warning says why)."""
+        if self.backend == "torch":
+            return None
+        try:
+            return self._load_onnx()
+        except Exception as exc:
+            log.warning(
+                "Encoder-Backend %s nicht verfügbar, weiter mit torch (langsamer, gleiche Vektoren): %s",
+                self.backend,
+                exc,
+            )
+            return None
+
+    def _load_onnx(self) -> OnnxE5:
+        from rag.models.e5_onnx import FLOAT_FILE, INT8_FILE, OnnxE5, e5_onnx_state, runtime_version
+
+        if runtime_version() is None:
+            raise RuntimeError("onnxruntime ist nicht installiert (`pip install -e .` installiert es)")
+        spec = MODELS.get(self.model_name)
+        if spec is None or not spec.onnx_encoder:
+            raise RuntimeError(
+                f"für {self.model_name!r} gibt es keine ONNX-Kopie (nur für bereitgestellte Modellnamen)"
+            )
+        state = e5_onnx_state(spec, self._cache_dir)
+        if state.status != "ready":
+            raise RuntimeError(
+                f"die ONNX-Kopie {state.path} ist {state.status}; `heise-rag models provision "
+                f"--name {spec.name} --encoder-onnx` baut sie (~1 min)"
+            )
+        base = Path(resolve_model(self.model_name, self._cache_dir))
+        model_file = state.path / (INT8_FILE if self.backend == "onnx-int8" else FLOAT_FILE)
+        return OnnxE5(base, model_file, query_threads=self.query_threads)
+
+    @property
+    def active_backend(self) -> Backend:
+        """The backend that really encodes (torch after a fallback)."""
+        return self.backend if self.onnx is not None else "torch"
 
     @cached_property
     def model(self) -> SentenceTransformer:
@@ -57,6 +113,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
+        if self.onnx is not None:
+            return self.onnx.dim
         dim = self.model.get_embedding_dimension()
         assert dim is not None
         return dim
@@ -64,14 +122,23 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Token budget of one input, including special tokens and the document prompt."""
+        if self.onnx is not None:
+            return self.onnx.max_seq_length
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for a document, prompt and special tokens included."""
+        # Counts with `passage: ` (which encode_document no longer applies, see OnnxE5.document_prompt);
+        # kept, like the torch path, so both backends cut the same chunks.
+        if self.onnx is not None:
+            tokenizer, prompt = self.onnx.tokenizer, self.onnx.prompts.get("passage", "")
+            return len(tokenizer(prompt + text, add_special_tokens=True, verbose=False)["input_ids"])
         prompt = self.model.prompts.get("passage", "")
         return len(self.model.tokenizer(prompt + text, add_special_tokens=True, verbose=False)["input_ids"])
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
+        if self.onnx is not None:
+            return self.onnx.encode(texts, self.onnx.document_prompt, self.batch_size)
         return self.model.encode_document(
             texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
         )
@@ -82,6 +149,10 @@ class Embedder:
         return self._cached_query(text)
 
     def _encode_query(self, text: str) -> np.ndarray:
+        if self.onnx is not None:
+            vector = self.onnx.encode([text], self.onnx.query_prompt, 1, threads=self.query_threads)[0]
+            vector.flags.writeable = False
+            return vector
         with torch_threads(self.query_threads if self._device == "cpu" else None):
             vector = self.model.encode_query(text, normalize_embeddings=True, convert_to_numpy=True)
         vector.flags.writeable = False

@@ -214,12 +214,14 @@ def provision_all(
     log: Callable[[str], None] = print,
     *,
     onnx: bool = False,
+    encoder_onnx: bool = False,
 ) -> list[ModelState]:
     """Provision the named models (all registered ones by default), stopping at the first error.
 
     With ``onnx`` a model marked ``onnx_int4`` also gets its int4 ONNX copy (see
     :mod:`rag.models.onnx_build`); opt-in because the build adds minutes and ~6.6 GB of peak
-    memory to a fresh set-up, for an engine that is not the default.
+    memory to a fresh set-up, for an engine that is not the default. With ``encoder_onnx`` a model
+    marked ``onnx_encoder`` also gets its float32/int8 ONNX copy (see :mod:`rag.models.e5_onnx`).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     unknown = sorted(set(names or ()) - MODELS.keys())
@@ -241,4 +243,11 @@ def provision_all(
                     "`heise-rag models provision --onnx` gelingt "
                     "(oder HEISE_RAG_GENERATOR_ENGINE=transformers)."
                 ) from exc
+        if encoder_onnx and state.spec.onnx_encoder:
+            from rag.models.e5_onnx import E5OnnxError, provision_e5_onnx
+
+            try:
+                provision_e5_onnx(state.spec, state, cache_dir, log)
+            except E5OnnxError as exc:
+                raise ProvisionError(str(exc)) from exc
     return states

