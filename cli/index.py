@@ -182,6 +182,29 @@ def index_reweight_sparse(
     )
 
 
+def index_reembed(
+    collection: Annotated[str | None, typer.Option(help="Sammlung (Standard: Einstellung).")] = None,
+) -> None:
+    """Dichte Vektoren aus dem gespeicherten Text neu einbetten, mit dem eingestellten Dokument-Präfix.
+
+    Nach einem Wechsel von HEISE_RAG_EMBEDDING_DOCUMENT_PROMPT; Sparse-Vektoren bleiben. Ein
+    abgebrochener Lauf wird durch erneutes Aufrufen fertig.
+    """
+    from ingest.service import reembed
+    from rag.models.resolve import ModelNotProvisionedError
+    from rag.store.layout import StoreUnavailableError
+
+    try:
+        with tqdm(desc="Einbetten", unit=" Punkte") as bar:
+            done = reembed(get_settings(), collection, bar.update)
+    except (ValueError, StoreUnavailableError, ModelNotProvisionedError) as exc:
+        raise fail(str(exc)) from exc
+    if done is None:
+        typer.echo("Die Sammlung ist schon mit dem eingestellten Dokument-Präfix eingebettet; nichts zu tun.")
+    else:
+        typer.echo(f"{done} dichte Vektoren neu eingebettet.")
+
+
 def index_stats(
     collection: Annotated[str | None, typer.Option(help="Sammlung (Standard: Einstellung).")] = None,
 ) -> None:

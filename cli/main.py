@@ -45,6 +45,7 @@ index_app.command("build-default")(index.index_build_default)
 index_app.command("stats")(index.index_stats)
 index_app.command("copy")(index.index_copy)
 index_app.command("reweight-sparse")(index.index_reweight_sparse)
+index_app.command("reembed")(index.index_reembed)
 
 
 @models_app.command("provision")

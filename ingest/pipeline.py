@@ -18,6 +18,7 @@ from typing import Literal
 from qdrant_client import models
 
 from ingest.chunking import Chunk, Chunker
+from ingest.reembed import collection_prompt
 from ingest.sparse_stats import needs_stats, refresh_sparse
 from rag.core.domain import Article, Skipped
 from rag.core.payload import ChunkPayload, article_key, point_id
@@ -106,6 +107,7 @@ class Indexer:
         self.flush_chunks = flush_chunks
         self.implausible_dates = implausible_dates
         self._bm25: GermanBM25 | None = None
+        self._document_prompt = ""
 
     def _ensure_collection(self, first_batch: list[list[str]]) -> GermanBM25:
         """Create the collection on first use; its first BM25 ``avgdl`` is the first batch's mean,
@@ -116,7 +118,12 @@ class Indexer:
             avgdl = average_length(first_batch)
             self.store.create(
                 self.embedder.dim,
-                {"bm25_avgdl": avgdl, "embedding_model": self.embedder.model_name, "dim": self.embedder.dim},
+                {
+                    "bm25_avgdl": avgdl,
+                    "embedding_model": self.embedder.model_name,
+                    "dim": self.embedder.dim,
+                    "document_prompt": self.embedder.document_prompt,
+                },
             )
         meta = self.store.metadata()
         if meta.get("dim") != self.embedder.dim:
@@ -125,6 +132,7 @@ class Indexer:
                 f"{meta.get('embedding_model')!r}; der eingestellte Encoder liefert {self.embedder.dim}. "
                 "Bitte eine andere Sammlung wählen oder das Modell, mit dem die Sammlung gebaut wurde."
             )
+        self._document_prompt = collection_prompt(meta)  # never two prompts in one collection
         self._bm25 = GermanBM25(avgdl=float(meta["bm25_avgdl"]))  # type: ignore[arg-type]
         return self._bm25
 
@@ -133,7 +141,7 @@ class Indexer:
         texts = [c.embed_text for c in chunks]
         terms = [tokenize(t) for t in texts]
         bm25 = self._ensure_collection(terms)
-        dense = self.embedder.encode_documents(texts)
+        dense = self.embedder.encode_documents(texts, self._document_prompt)
         n_of = {article_key(a.source, a.id): len(cs) for a, cs in pending}
         points = [
             models.PointStruct(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer, IngestReport
+from ingest.reembed import needs_reembedding, reembed_dense
 from ingest.sources import SOURCES, default_locations
 from ingest.sparse_stats import Refresh, needs_stats, refresh_sparse
 from rag.core.domain import Article, Skipped
@@ -107,6 +108,24 @@ def build_default_index(
         done.add(name)
         store.update_metadata({"complete_sources": sorted(done)})
     return reports
+
+
+def reembed(
+    settings: Settings, collection: str | None = None, on_progress: Callable[[int], None] | None = None
+) -> int | None:
+    """Re-embed a collection whose dense vectors were made with another document prompt than the
+    configured one; None when nothing was to do (see ``ingest/reembed.py``)."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, collection or settings.collection)
+        if not store.exists():
+            raise ValueError(f"collection {store.collection!r} does not exist")
+        embedder = Embedder.from_settings(settings)
+        if not needs_reembedding(store, embedder):
+            return None
+        return reembed_dense(store, embedder, on_progress=on_progress)
+    finally:
+        client.close()
 
 
 def reweight_sparse(

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         "onnxruntime; falls back to torch, with a warning, where the copy or onnxruntime is missing. "
         "Chosen by bench/encoder.py (README, Benchmarks).",
     )
+    embedding_document_prompt: Literal["none", "passage"] = Field(
+        default="none",
+        description="What goes in front of each document before it is embedded: nothing (`none`), or "
+        "the model folder's `passage` prompt (E5: `passage: `). Recorded per collection, which keeps "
+        "its own until `heise-rag index reembed`. Measured: XQuAD dev +0.032 MRR@10 with `passage`, the "
+        "heise dev questions worse (README, Benchmarks).",
+    )
     generator_model: str = Field(
         default="qwen2.5-coder-0.5b-instruct",
         description="Answer model for the `local` backend: provisioned name, folder or hub id.",

@@ -237,14 +237,6 @@ class OnnxE5:
     def query_prompt(self) -> str:
         return self.prompts.get("query", "")
 
-    @property
-    def document_prompt(self) -> str:
-        """The prompt sentence-transformers' ``encode_document`` applies: it looks for `document`,
-        `passage`, `corpus` in that order, and since 6.x every model has a `document` prompt (empty
-        unless the folder sets one). So E5 documents go in without `passage: ` on the torch path,
-        and here too, or the two backends' vectors would disagree."""
-        return self.prompts.get("document", "")
-
     def _session(self, threads: int | None):
         if threads not in self._sessions:
             import onnxruntime as ort
