@@ -21,3 +21,5 @@ EVAL_MODES: tuple[str, ...] = (*MODES, f"hybrid+{RERANK_SUFFIX}")
 # How the answer is written from the sources (``rag/pipelines/evidence.py``).
 AnswerMode = Literal["extractive", "evidence", "generate"]
 ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
+# Which source's span answers (``rag/pipelines/evidence.py``, ``order_readings``).
+ReaderChoice = Literal["margin", "first", "rank"]

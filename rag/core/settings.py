@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from rag.core.modes import AnswerMode, Fusion, Mode
+from rag.core.modes import AnswerMode, Fusion, Mode, ReaderChoice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="How the answer is written: `extractive` (the reader's span and its source), "
         "`evidence` (the generator phrases the reader's evidence, checked against it) or `generate` "
         "(the generator reads the sources alone); chosen by `make eval`.",
+    )
+    reader_choice: ReaderChoice = Field(
+        default="margin",
+        description="Which source's span answers: `margin` (the reader's most certain span over all "
+        "sources), `first` (source [1]'s span, the others only for conflicts) or `rank` (the best-ranked "
+        "source whose span the reader prefers to no answer); chosen on dev data (README, Evaluation).",
     )
     reader_min_confidence: float = Field(
         default=0.0,

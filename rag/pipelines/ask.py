@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from stop_words import get_stop_words
 
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef, resolve_citations
-from rag.core.modes import AnswerMode, Mode
+from rag.core.modes import AnswerMode, Mode, ReaderChoice
 from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
 from rag.core.timefilter import detect_date_filter
 from rag.pipelines.attribution import attribute_citations
@@ -111,6 +111,7 @@ class RagPipeline:
         reader: SpanReader | None = None,
         answer_mode: AnswerMode = "generate",
         min_confidence: float = 0.0,
+        reader_choice: ReaderChoice = "margin",
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
@@ -120,6 +121,7 @@ class RagPipeline:
         self.reader = reader
         self.answer_mode = answer_mode
         self.min_confidence = min_confidence
+        self.reader_choice = reader_choice
         self.chain = self._build_chain()
         self.evidence_chain = EVIDENCE_PROMPT | chat_model | StrOutputParser()
 
@@ -266,7 +268,7 @@ class RagPipeline:
         started = time.perf_counter()
         readings = self.reader.read(question, passages)
         retrieval["timings"]["read"] = time.perf_counter() - started
-        evidence = choose_evidence(readings, sources, passages, self.min_confidence)
+        evidence = choose_evidence(readings, sources, passages, self.min_confidence, self.reader_choice)
         confidence = evidence[0].confidence if evidence else 0.0
         if not evidence or confidence < self.min_confidence:
             return REFUSAL, [], confidence

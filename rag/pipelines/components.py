@@ -84,6 +84,7 @@ def build_pipeline(
         reader=reader or make_reader(settings),
         answer_mode=settings.answer_mode,
         min_confidence=settings.reader_min_confidence,
+        reader_choice=settings.reader_choice,
     )
 
 

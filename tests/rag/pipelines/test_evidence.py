@@ -9,6 +9,7 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
+    order_readings,
     sentence_around,
 )
 from rag.reader.reader import Reading
@@ -36,6 +37,24 @@ PASSAGES = [
 def _reading(passage: int, text: str, confidence: float) -> Reading:
     start = PASSAGES[passage].index(text)
     return Reading(passage, start, start + len(text), text, margin=confidence * 10, confidence=confidence)
+
+
+def test_the_answering_reading_follows_the_reader_choice() -> None:
+    first = Reading(0, 0, 4, "Sony", margin=-1.0, confidence=0.1)  # source [1], reader prefers no answer
+    second = Reading(1, 0, 9, "Der Preis", margin=2.0, confidence=0.6)
+    third = Reading(2, 0, 3, "Mai", margin=3.0, confidence=0.7)
+    readings = [third, second, first]  # as the reader returns them: best margin first
+    assert order_readings(readings, "margin") == [third, second, first]
+    assert order_readings(readings, "first") == [first, third, second]
+    assert order_readings(readings, "rank") == [second, third, first]
+    assert order_readings([third], "first") == [third]  # no span in source [1]: the best margin
+    assert order_readings([first], "rank") == [first]  # no source above 0: the best margin
+
+
+def test_a_conflict_is_still_found_when_source_one_answers() -> None:
+    readings = [_reading(1, "500 Euro", 0.9), _reading(0, "450 Euro", 0.8)]
+    evidence = choose_evidence(readings, SOURCES, PASSAGES, 0.3, "first")
+    assert [e.source for e in evidence] == [1, 2]
 
 
 def test_the_sentence_around_a_span_and_the_span_offsets_inside_it() -> None:
