@@ -7,7 +7,8 @@ chunker.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from ingest.chunking import Chunker
 from ingest.pipeline import Indexer, IngestReport
@@ -110,22 +111,29 @@ def build_default_index(
     return reports
 
 
+@contextmanager
+def existing_collection(settings: Settings, collection: str | None) -> Iterator[VectorStore]:
+    """A collection that must exist already (maintenance commands), over a client closed afterwards."""
+    client = open_client(settings)
+    try:
+        store = VectorStore(client, collection or settings.collection)
+        if not store.exists():
+            raise ValueError(f"Sammlung {store.collection!r} gibt es nicht; zuerst `heise-rag ingest ...`.")
+        yield store
+    finally:
+        client.close()
+
+
 def reembed(
     settings: Settings, collection: str | None = None, on_progress: Callable[[int], None] | None = None
 ) -> int | None:
     """Re-embed a collection whose dense vectors were made with another document prompt than the
     configured one; None when nothing was to do (see ``ingest/reembed.py``)."""
-    client = open_client(settings)
-    try:
-        store = VectorStore(client, collection or settings.collection)
-        if not store.exists():
-            raise ValueError(f"collection {store.collection!r} does not exist")
+    with existing_collection(settings, collection) as store:
         embedder = Embedder.from_settings(settings)
         if not needs_reembedding(store, embedder):
             return None
         return reembed_dense(store, embedder, on_progress=on_progress)
-    finally:
-        client.close()
 
 
 def reweight_sparse(
@@ -135,11 +143,5 @@ def reweight_sparse(
     on_progress: Callable[[int], None] | None = None,
 ) -> Refresh:
     """Recount a collection's BM25 statistics and re-encode its sparse vectors if they drifted."""
-    client = open_client(settings)
-    try:
-        store = VectorStore(client, collection or settings.collection)
-        if not store.exists():
-            raise ValueError(f"collection {store.collection!r} does not exist")
+    with existing_collection(settings, collection) as store:
         return refresh_sparse(store, force=force, on_progress=on_progress)
-    finally:
-        client.close()

@@ -144,8 +144,10 @@ def test_the_walk_reaches_every_command() -> None:
 def test_locked_store_and_unknown_collection_are_german() -> None:
     from rag.store.vector_store import open_client
 
-    missing = CliRunner().invoke(app, ["index", "stats", "--collection", "gibt-es-nicht"])
-    assert missing.exit_code == 1 and english_lines(missing.output) == [], missing.output
+    for command in ("stats", "reembed", "reweight-sparse"):
+        missing = CliRunner().invoke(app, ["index", command, "--collection", "gibt-es-nicht"])
+        assert missing.exit_code == 1 and english_lines(missing.output) == [], missing.output
+        assert "gibt es nicht" in missing.output
     holder = open_client(get_settings())
     try:
         locked = CliRunner().invoke(app, ["index", "stats"])
