@@ -87,6 +87,12 @@ def http_root(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
+def sample_articles() -> list[Article]:
+    """The shared sample articles, for tests outside this folder's fixtures that ingest them."""
+    return list(SAMPLE_ARTICLES)
+
+
+@pytest.fixture
 def loopback_fetches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Let feed and page fetches reach 127.0.0.1, where ``http_root`` listens; refused by default."""
     monkeypatch.setenv("HEISE_RAG_FETCH_ALLOWED_NETWORKS", "127.0.0.1/32")

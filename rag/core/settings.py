@@ -109,10 +109,11 @@ class Settings(BaseSettings):
         "(the generator reads the sources alone); chosen by `make eval`.",
     )
     reader_choice: ReaderChoice = Field(
-        default="margin",
-        description="Which source's span answers: `margin` (the reader's most certain span over all "
-        "sources), `first` (source [1]'s span, the others only for conflicts) or `rank` (the best-ranked "
-        "source whose span the reader prefers to no answer); chosen on dev data (README, Evaluation).",
+        default="first",
+        description="Which source's span answers: `first` (source [1]'s span, the others read only for "
+        "conflicts), `margin` (the reader's most certain span over all sources) or `rank` (the "
+        "best-ranked source whose span the reader prefers to no answer); chosen on dev data (README, "
+        "Evaluation).",
     )
     reader_min_confidence: float = Field(
         default=0.0,

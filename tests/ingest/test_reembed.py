@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SAMPLE_ARTICLES
 
 from ingest.reembed import PENDING, collection_prompt, needs_reembedding
 from ingest.service import make_indexer, reembed
+from rag.core.domain import Article
 from rag.core.settings import Settings, get_settings
 from rag.models.embeddings import Embedder
 from rag.retrieval.sparse import document_text
@@ -53,11 +53,13 @@ def test_the_document_prompt_follows_the_setting(e5_env: Settings) -> None:
     assert bare.document_prompt == ""
 
 
-def test_new_collections_record_the_prompt_and_embed_with_it(e5_env: Settings) -> None:
+def test_new_collections_record_the_prompt_and_embed_with_it(
+    e5_env: Settings, sample_articles: list[Article]
+) -> None:
     client = open_client(e5_env)
     try:
         indexer = make_indexer(e5_env, VectorStore(client, e5_env.collection))
-        indexer.ingest(SAMPLE_ARTICLES[:2])
+        indexer.ingest(sample_articles[:2])
         store = indexer.store
         assert indexer.embedder.document_prompt == "passage: "
         assert store.metadata()["document_prompt"] == "passage: "
@@ -68,17 +70,17 @@ def test_new_collections_record_the_prompt_and_embed_with_it(e5_env: Settings) -
 
 
 def test_an_older_collection_stays_consistent_until_it_is_reembedded(
-    e5_env: Settings, monkeypatch: pytest.MonkeyPatch
+    e5_env: Settings, monkeypatch: pytest.MonkeyPatch, sample_articles: list[Article]
 ) -> None:
     client = open_client(e5_env)
     try:
         store = VectorStore(client, e5_env.collection)
         with monkeypatch.context() as old_code:  # as before 2026-12-05: no prompt and none recorded
             old_code.setattr(Embedder, "document_prompt", property(lambda self: ""))
-            make_indexer(e5_env, store).ingest(SAMPLE_ARTICLES[:1])
+            make_indexer(e5_env, store).ingest(sample_articles[:1])
         store.update_metadata({"document_prompt": None})
         indexer = make_indexer(e5_env, store)
-        indexer.ingest(SAMPLE_ARTICLES[1:])  # new articles join without the prompt: no mix
+        indexer.ingest(sample_articles[1:])  # new articles join without the prompt: no mix
         assert collection_prompt(store.metadata()) == ""
         assert_embedded_with(store, indexer.embedder, "")
         assert needs_reembedding(store, indexer.embedder)

@@ -78,6 +78,12 @@ def test_two_sources_with_different_values_are_both_named_with_their_dates() -> 
     assert "450 Euro [1] (05.03.2023)" in text and "500 Euro [2] (20.03.2023)" in text
 
 
+def test_undated_sources_do_not_conflict() -> None:
+    undated = [s.model_copy(update={"published_at": None}) for s in SOURCES]
+    readings = [_reading(0, "450 Euro", 0.9), _reading(1, "500 Euro", 0.8)]
+    assert [e.span for e in choose_evidence(readings, undated, PASSAGES, 0.3)] == ["450 Euro"]
+
+
 def test_an_unsure_second_value_or_the_same_value_is_not_a_conflict() -> None:
     unsure = [_reading(0, "450 Euro", 0.9), _reading(1, "500 Euro", 0.1)]
     assert len(choose_evidence(unsure, SOURCES, PASSAGES, 0.3)) == 1
