@@ -1,4 +1,5 @@
-"""Encoder backends side by side: torch vs ONNX (float32) vs ONNX int8 on this CPU.
+"""Encoder variants side by side: torch float32 vs torch with bf16 autocast vs ONNX (float32) vs ONNX
+int8 on this CPU.
 
 Run with `python -m bench.encoder [--passages 2000] [--output FILE]`. For each backend, on the same
 real chunks of the default corpus and the same batch size: documents encoded per second (blocks
@@ -19,14 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.ingest import backend_throughput, load_items
+from bench.ingest import ENCODER_VARIANTS, backend_throughput, load_items, variant_embedder
 from ingest.service import make_indexer
 from rag.core.domain import Article
 from rag.core.settings import Settings, get_settings
 from rag.models.embeddings import Embedder
 from rag.store.vector_store import VectorStore, open_client
-
-BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def chunk_texts(settings: Settings, passages: int) -> list[str]:
@@ -57,16 +56,15 @@ def questions(settings: Settings, limit: int = 200) -> list[str]:
 
 
 def embedders_for(settings: Settings, backends: list[str]) -> dict[str, Embedder]:
-    """The loaded embedders of the backends that run here; one that falls back to torch is left
+    """The loaded embedders of the variants that run here; one that falls back to torch is left
     out with a message (its ONNX copy is built by `models provision --encoder-onnx`)."""
     found = {}
     for name in backends:
-        embedder = Embedder.from_settings(settings.model_copy(update={"embedding_backend": name}))
-        embedder.encode_documents(["Aufwärmen"])  # load outside the timings
-        embedder.encode_query("Aufwärmen?")
-        if embedder.active_backend != name:
+        embedder = variant_embedder(settings, name)
+        if embedder is None:
             print(f"{name}: not available here (falls back to torch), left out")
             continue
+        embedder.encode_query("Aufwärmen?")
         found[name] = embedder
     return found
 
@@ -110,7 +108,7 @@ def run(passages: int, backends: list[str]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passages", type=int, default=2000)
-    parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated; torch first")
+    parser.add_argument("--backends", default=",".join(ENCODER_VARIANTS), help="comma-separated; torch first")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     backends = ["torch", *(b for b in args.backends.split(",") if b and b != "torch")]
@@ -122,7 +120,7 @@ def main() -> None:
             continue
         assert isinstance(row, dict)
         print(
-            f"{name:10s} {row['passages_per_s']:7.1f} passages/s  x{row['vs_torch']:.2f}  "
+            f"{name:11s} {row['passages_per_s']:7.1f} passages/s  x{row['vs_torch']:.2f}  "
             f"query p50 {row['query_p50_ms']:6.1f} ms  cos min {row['cosine_to_torch_min']:.4f} "
             f"mean {row['cosine_to_torch_mean']:.5f}  top-10 overlap {row['top10_overlap_with_torch']:.3f}"
         )

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         "onnxruntime; falls back to torch, with a warning, where the copy or onnxruntime is missing. "
         "Chosen by bench/encoder.py (README, Benchmarks).",
     )
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="Precision of the torch encoder's matrix products for documents (ingest): "
+        "`bfloat16` runs them under autocast (norms and softmax stay float32; vectors agree with "
+        "float32 at a cosine >= 0.9999); `auto`: bfloat16 on a CPU with native bf16 (AMX, AVX512-BF16), "
+        "else float32. Queries are always float32 (one short query gains nothing).",
+    )
     embedding_document_prompt: Literal["none", "passage"] = Field(
         default="none",
         description="What goes in front of each document before it is embedded: nothing (`none`), or "

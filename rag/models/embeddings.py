@@ -23,6 +23,7 @@ import torch
 from sentence_transformers import SentenceTransformer
 
 from rag.core.settings import Settings
+from rag.models.dtypes import inference_dtype
 from rag.models.registry import MODELS
 from rag.models.resolve import resolve_model
 
@@ -47,6 +48,7 @@ class Embedder:
         query_threads: int | None = None,
         backend: Backend = "torch",
         document_prompt: Literal["none", "passage"] = "none",
+        dtype: Literal["auto", "float32", "bfloat16"] = "auto",
     ) -> None:
         self.model_name = model
         self.backend = backend
@@ -55,6 +57,7 @@ class Embedder:
         self._device = device
         self.batch_size = batch_size
         self.query_threads = query_threads
+        self.document_dtype = inference_dtype(dtype, device)
         self._cached_query = lru_cache(maxsize=QUERY_CACHE_SIZE)(self._encode_query)
 
     @classmethod
@@ -67,6 +70,7 @@ class Embedder:
             query_threads=settings.query_threads,
             backend=settings.embedding_backend,
             document_prompt=settings.embedding_document_prompt,
+            dtype=settings.embedding_dtype,
         )
 
     @cached_property
@@ -155,9 +159,14 @@ class Embedder:
         prompt = self.document_prompt if prompt is None else prompt
         if self.onnx is not None:
             return self.onnx.encode(texts, prompt, self.batch_size)
-        return self.model.encode(
-            texts, prompt=prompt, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
+        with document_precision(self.document_dtype, self._device):
+            return self.model.encode(
+                texts,
+                prompt=prompt,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
 
     def encode_query(self, text: str) -> np.ndarray:
         """Cached (read-only result): an evaluation embeds each question once per retrieval mode,
@@ -173,6 +182,23 @@ class Embedder:
             vector = self.model.encode_query(text, normalize_embeddings=True, convert_to_numpy=True)
         vector.flags.writeable = False
         return vector
+
+
+@contextmanager
+def document_precision(dtype: torch.dtype, device: str) -> Iterator[None]:
+    """Encode documents with bfloat16 matrix products (autocast) when ``dtype`` says so.
+
+    Why autocast and not bfloat16 weights: autocast keeps layer norms, softmax, pooling and the
+    normalisation in float32, so the vectors stay at a cosine of >= 0.9999 to float32 (bfloat16
+    weights: ~0.998, the drift that cost int8 ONNX its retrieval quality), while the products run
+    on the CPU's bf16 units: 2.5x the passages per second on long chunks, 1.9x on headlines
+    (E5-small, AMX, measured by bench/encoder.py).
+    """
+    if dtype == torch.float32:
+        yield
+        return
+    with torch.autocast(device_type=torch.device(device).type, dtype=dtype):
+        yield
 
 
 @contextmanager
