@@ -14,6 +14,7 @@ from cli import (
     index,
     train_answer,
     train_reader,
+    train_reader_calibration,
     train_reranker,
 )
 from cli.errors import fail
@@ -153,6 +154,7 @@ train_app.command("sft-data")(train_answer.sft_data)
 train_app.command("answer-adapter")(train_answer.answer_adapter)
 train_app.command("reranker")(train_reranker.train_reranker)
 train_app.command("reader")(train_reader.train_reader)
+train_app.command("reader-calibration")(train_reader_calibration.train_reader_calibration)
 eval_app.command("classifier")(engagement.eval_classifier)
 eval_app.command("retrieval")(eval_retrieval.eval_retrieval)
 eval_app.command("answers")(eval_answers.eval_answers)

@@ -53,7 +53,9 @@ class Evidence(BaseModel):
     """Where the answer stands: the reader's span inside one sentence of one source.
 
     ``start``/``end`` are character offsets of ``span`` inside ``sentence``, so a UI can highlight
-    it; ``confidence`` is the reader's calibrated probability that the span answers the question.
+    it; ``confidence`` is the reader's calibrated probability that the span answers the question,
+    ``margin`` the raw score it is calibrated from (span score minus no-answer score), and
+    ``passage_chars`` the length of the passage read (headlines have their own calibration).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -65,6 +67,8 @@ class Evidence(BaseModel):
     start: int
     end: int
     confidence: float
+    margin: float = 0.0
+    passage_chars: int = 0
 
 
 class Answer(BaseModel):

@@ -57,6 +57,8 @@ def to_evidence(reading: Reading, sources: Sequence[SourceRef], passages: Sequen
         start=start,
         end=end,
         confidence=round(reading.confidence, 4),
+        margin=round(reading.margin, 3),
+        passage_chars=len(passages[reading.passage]),
     )
 
 

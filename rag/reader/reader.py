@@ -97,7 +97,7 @@ def readings(
         start, end = trim_span(text, span.start, span.end)
         if end > start:
             margin = _margin(span)
-            confidence = calibration.probability(margin)
+            confidence = calibration.probability(margin, len(text))
             found.append(Reading(passage, start, end, text[start:end], margin, confidence))
     return sorted(found, key=lambda r: r.margin, reverse=True)
 

@@ -157,6 +157,16 @@ def test_locked_store_and_unknown_collection_are_german() -> None:
     assert english_lines(locked.output) == [], locked.output
 
 
+def test_reader_calibration_on_an_unknown_collection_is_german_and_writes_nothing() -> None:
+    reader = get_settings().reader_model
+    assert reader is not None
+    before = (reader / "reader.json").read_text(encoding="utf-8")
+    result = CliRunner().invoke(app, ["train", "reader-calibration", "--collection", "gibt-es-nicht"])
+    assert result.exit_code == 1 and "gibt es noch nicht" in result.output, result.output
+    assert english_lines(result.output) == [], result.output
+    assert (reader / "reader.json").read_text(encoding="utf-8") == before
+
+
 @pytest.mark.usefixtures("isolated_env")
 def test_model_not_provisioned_is_german(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HEISE_RAG_MODEL_CACHE_DIR", str(tmp_path / "leer"))

@@ -68,6 +68,8 @@ def test_one_confident_reading_is_the_evidence_and_the_extractive_answer_cites_i
     evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
     assert [(e.source, e.span, e.sentence) for e in evidence] == [(1, "450 Euro", "Sie kostet 450 Euro.")]
     assert extractive_text(evidence, SOURCES) == "450 Euro [1]."
+    # what the confidence was calibrated from travels with it (`heise-rag train reader-calibration`)
+    assert (evidence[0].margin, evidence[0].passage_chars) == (9.0, len(PASSAGES[0]))
 
 
 def test_two_sources_with_different_values_are_both_named_with_their_dates() -> None:
