@@ -192,7 +192,10 @@ def test_two_tabs_asking_at_once_both_get_the_whole_answer(served_app: str) -> N
                 page.locator('[class*="st-key-source-"]').first.wait_for(timeout=2 * ANSWER_TIMEOUT_MS)
                 settled(page)
                 no_exception(page)
-                answers.append(page.locator('[data-testid="stChatMessage"]').nth(1).inner_text().strip())
+                message = page.locator('[data-testid="stChatMessage"]').nth(1)
+                # the feedback thumbs are drawn last: read the answer only once it is complete
+                message.get_by_text("thumb_down", exact=True).wait_for(timeout=ANSWER_TIMEOUT_MS)
+                answers.append(message.inner_text().strip())
         except Exception:
             for number, page in enumerate(pages, start=1):
                 page.screenshot(path=SHOTS / f"two-tabs-failure-{number}.png", full_page=True)
