@@ -16,7 +16,7 @@ answers the same short German question with greedy decoding:
 - ``local-bf16-t1``: the same in bfloat16 (``HEISE_RAG_GENERATOR_DTYPE=bfloat16``), which this
   machine's AVX512-BF16 runs about twice as fast for prompt processing.
 
-``--engines transformers,onnx-int4`` instead compares the runtimes of the `local` backend (the
+``--engines transformers,onnx-int8,onnx-int4`` instead compares the runtimes of the `local` backend (the
 ``generator_engine`` setting) side by side: every engine answers the same XQuAD dev questions
 (``bench.generator_choice.dev_cases``: the product prompt with three sources) greedily, the engines
 interleaved question by question so that the shared machine's load hits them alike. Reported per
@@ -52,7 +52,7 @@ from rag.core.prompting import PROMPT
 from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 from rag.generation import make_chat_model
 from rag.generation.engine import RUNTIMES, unload_engines
-from rag.models.onnx_build import onnx_state
+from rag.models.onnx_build import onnx_precision, onnx_state
 from rag.models.provision import folder_size
 from rag.models.registry import MODELS
 from rag.models.resolve import resolve_model
@@ -225,8 +225,9 @@ def _engine_model(settings: Settings, model: str, engine: str, max_new_tokens: i
 
 
 def _disk_bytes(settings: Settings, model: str, engine: str) -> int:
-    if engine == "onnx-int4":
-        return onnx_state(MODELS[model], settings.model_cache_dir).size_bytes
+    precision = onnx_precision(engine)
+    if precision:
+        return onnx_state(MODELS[model], settings.model_cache_dir, precision).size_bytes
     return folder_size(Path(resolve_model(model, settings.model_cache_dir)))
 
 

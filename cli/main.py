@@ -22,7 +22,7 @@ from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
-from rag.models.onnx_build import onnx_state
+from rag.models.onnx_build import PRECISIONS, OnnxPrecision, onnx_precision, onnx_state
 from rag.models.provision import STATUS_LABELS, ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
@@ -55,7 +55,8 @@ def models_provision(
     onnx: Annotated[
         bool | None,
         typer.Option(
-            help="Auch die int4-ONNX-Kopie bauen (Standard: wenn HEISE_RAG_GENERATOR_ENGINE=onnx-int4)."
+            help="Auch die int8- und int4-ONNX-Kopien des Generators bauen (Standard: die Kopie der "
+            "eingestellten Engine, wenn HEISE_RAG_GENERATOR_ENGINE onnx-int8 oder onnx-int4 ist)."
         ),
     ] = None,
     encoder_onnx: Annotated[
@@ -69,7 +70,11 @@ def models_provision(
     """Jedes festgelegte Modellpaket installieren und seinen fertigen Ordner im gemeinsamen Cache anlegen."""
     settings = get_settings()
     cache = settings.model_cache_dir
-    build_onnx = onnx if onnx is not None else settings.generator_engine == "onnx-int4"
+    engine_precision = onnx_precision(settings.generator_engine)
+    if onnx is None:
+        build_onnx: tuple[OnnxPrecision, ...] = (engine_precision,) if engine_precision else ()
+    else:
+        build_onnx = PRECISIONS if onnx else ()
     try:
         states = provision_all(
             cache,
@@ -102,10 +107,10 @@ def models_list() -> None:
                 size,
             )
         )
-        if spec.onnx_int4:
-            built = onnx_state(spec, cache)
+        for precision in PRECISIONS if spec.onnx_generator else ():
+            built = onnx_state(spec, cache, precision)
             size = human_size(built.size_bytes) if built.size_bytes else "-"
-            role = "int4-ONNX-Kopie (Engine onnx-int4)"
+            role = f"{precision}-ONNX-Kopie (Engine onnx-{precision})"
             rows.append(
                 (
                     built.path.name,
@@ -199,7 +204,7 @@ def serve_tgi(
         str | None, typer.Option(help="auto, float32, bfloat16 (Standard: Einstellung).")
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="onnx-int4 oder transformers (Standard: Einstellung).")
+        str | None, typer.Option(help="transformers, onnx-int8 oder onnx-int4 (Standard: Einstellung).")
     ] = None,
 ) -> None:
     """Ein Modell über die HTTP-API von TGI anbieten (/generate, /v1/chat/completions, ...)."""

@@ -134,7 +134,8 @@ def ask_env(
 def onnx_tiny(
     provisioned: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[ModelSpec, Path]:
-    """A registered-looking tiny llama (random weights) with its int4 ONNX copy built, in its own cache.
+    """A registered-looking tiny llama (random weights) with its int4 and int8 ONNX copies built, in its
+    own cache.
 
     Why not tiny-random-llama itself: its attention heads have 4 dimensions and onnxruntime's
     GroupQueryAttention needs a multiple of 8. Skips where onnxruntime-genai is not installed.
@@ -146,7 +147,7 @@ def onnx_tiny(
     from rag.models.onnx_build import provision_onnx
     from rag.models.provision import MANIFEST, expected_manifest
 
-    spec = replace(MODELS["tiny-random-llama"], name="tiny-onnx-llama", onnx_int4=True)
+    spec = replace(MODELS["tiny-random-llama"], name="tiny-onnx-llama", onnx_generator=True)
     cache = tmp_path_factory.mktemp("onnx-cache")
     base = cache / spec.name
     tokenizer = AutoTokenizer.from_pretrained(provisioned("tiny-random-llama"))
@@ -161,6 +162,7 @@ def onnx_tiny(
     model.save_pretrained(base)
     tokenizer.save_pretrained(base)
     (base / MANIFEST).write_text(json.dumps(expected_manifest(spec)), encoding="utf-8")
-    state = provision_onnx(spec, model_state(spec, cache), cache)
-    assert state.status == "ready", state
+    for precision in ("int4", "int8"):
+        state = provision_onnx(spec, model_state(spec, cache), cache, precision=precision)
+        assert state.status == "ready", state
     return spec, cache

@@ -245,11 +245,11 @@ class Settings(BaseSettings):
     generator_quantization: Literal["none", "nf4", "int8"] = Field(
         default="none", description="`local` backend: bitsandbytes 4-bit NF4 or 8-bit loading, or none."
     )
-    generator_engine: Literal["transformers", "onnx-int4"] = Field(
+    generator_engine: Literal["transformers", "onnx-int8", "onnx-int4"] = Field(
         default="transformers",
-        description="`local` backend and `serve tgi`: `onnx-int4` runs the int4 ONNX copy that "
-        "`models provision --onnx` builds, with onnxruntime-genai (falls back to transformers, with a "
-        "warning, where it cannot run); "
+        description="`local` backend and `serve tgi`: `onnx-int8`/`onnx-int4` run the int8/int4 ONNX "
+        "copy that `models provision --onnx` builds, with onnxruntime-genai (falls back to "
+        "transformers, with a warning, where it cannot run); "
         "`transformers` is what LoRA adapters, bitsandbytes and QLoRA training use.",
     )
     generator_adapter: str | None = Field(

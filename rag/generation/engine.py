@@ -2,7 +2,7 @@
 
 An :class:`Engine` holds one loaded model and its tokenizer. :class:`TransformersEngine` runs
 transformers (float32 or bfloat16, or bitsandbytes NF4/int8, optionally with peft LoRA adapters);
-``rag.generation.onnx_engine.OnnxEngine`` runs an int4 ONNX copy with onnxruntime-genai, and
+``rag.generation.onnx_engine.OnnxEngine`` runs an int8 or int4 ONNX copy with onnxruntime-genai, and
 :func:`load_engine` falls back from it to transformers, with a warning, wherever it cannot run.
 :func:`load_engine` loads each combination of model, runtime, quantization, adapters, device and
 dtype once per process. :meth:`Engine.stream` generates in a worker thread and hands tokens over
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from transformers import (
@@ -48,11 +48,14 @@ from rag.generation.errors import GenerationTimeoutError, GeneratorError
 from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 
+if TYPE_CHECKING:
+    from rag.models.onnx_build import OnnxPrecision
+
 Quantization = Literal["none", "nf4", "int8"]
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "nf4", "int8")
 # The runtimes behind the same Engine interface (the `generator_engine` setting).
-RUNTIMES: tuple[str, ...] = ("transformers", "onnx-int4")
+RUNTIMES: tuple[str, ...] = ("transformers", "onnx-int8", "onnx-int4")
 # bfloat16 halves prefill time on CPUs with AVX512-BF16/AMX; float32 is safe everywhere.
 # bitsandbytes' 8-bit matmul warns on every forward pass on CPU; the cast is expected there.
 warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
@@ -607,17 +610,19 @@ def _onnx_engine(
     adapters: Mapping[str, str] | None,
     device: str,
     threads: int | None,
+    precision: OnnxPrecision,
 ) -> Engine | str:
-    """The onnx-int4 engine of ``model``, or why it cannot run here (then transformers answers)."""
+    """The ONNX engine of ``model`` at ``precision``, or why it cannot run here (then transformers
+    answers)."""
     if quantization != "none" or adapters or device != "cpu":
         return "es läuft nur auf der CPU, ohne bitsandbytes-Quantisierung und ohne LoRA-Adapter"
     from rag.models.onnx_build import onnx_state
     from rag.models.registry import MODELS
 
     spec = MODELS.get(model)
-    if spec is None or not spec.onnx_int4:
-        return f"für {model!r} baut die Provisionierung keine int4-ONNX-Kopie"
-    state = onnx_state(spec, cache_dir)
+    if spec is None or not spec.onnx_generator:
+        return f"für {model!r} baut die Provisionierung keine {precision}-ONNX-Kopie"
+    state = onnx_state(spec, cache_dir, precision)
     if state.status != "ready":
         remedy = f"`heise-rag models provision --onnx --name {model}` baut ihn neu"
         return f"{state.path} ist {state.status}; {remedy}"
@@ -626,7 +631,7 @@ def _onnx_engine(
     except (ImportError, OSError) as exc:
         return f"onnxruntime-genai lässt sich auf dieser Plattform nicht laden ({exc})"
     try:
-        return OnnxEngine(model, path, str(state.path), threads=threads)
+        return OnnxEngine(model, path, str(state.path), precision=precision, threads=threads)
     except Exception as exc:  # a corrupt or incompatible folder must not stop the answers
         return f"{state.path} lässt sich nicht laden ({type(exc).__name__}: {exc})"
 
@@ -644,9 +649,9 @@ def load_engine(
 ) -> Engine:
     """The engine for a model setting (provisioned name, folder or hub id), loaded once per process.
 
-    ``runtime`` ``onnx-int4`` asks for the onnxruntime-genai engine; where it cannot run (no wheel,
-    the folder missing, stale or broken, adapters or bitsandbytes asked for) a warning says why and
-    the transformers engine answers instead: slower, never a failure.
+    ``runtime`` ``onnx-int8``/``onnx-int4`` asks for the onnxruntime-genai engine; where it cannot
+    run (no wheel, the folder missing, stale or broken, adapters or bitsandbytes asked for) a
+    warning says why and the transformers engine answers instead: never a failure.
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}")
@@ -658,15 +663,17 @@ def load_engine(
         engine = _ENGINES.get((*key, runtime, threads))
         if engine is not None:
             return engine
-        if runtime == "onnx-int4":
+        if runtime != "transformers":
+            from rag.models.onnx_build import onnx_precision
+
             onnx = _onnx_engine(
                 model, path, cache_dir, quantization=quantization, adapters=adapters, device=device,
-                threads=threads,
+                threads=threads, precision=onnx_precision(runtime) or "int4",
             )  # fmt: skip
             if isinstance(onnx, Engine):
                 _ENGINES[(*key, runtime, threads)] = onnx
                 return onnx
-            log.warning("Generator-Engine onnx-int4 nicht verfügbar, weiter mit transformers: %s", onnx)
+            log.warning("Generator-Engine %s nicht verfügbar, weiter mit transformers: %s", runtime, onnx)
         engine = _ENGINES.get((*key, "transformers", None))
         if engine is None:
             engine = TransformersEngine.load(

@@ -68,7 +68,7 @@ class LocalChatModel(StreamingChatModel):
     model: str = "qwen2.5-coder-0.5b-instruct"
     model_cache_dir: Path
     quantization: Literal["none", "nf4", "int8"] = "none"
-    engine: Literal["transformers", "onnx-int4"] = "transformers"
+    engine: Literal["transformers", "onnx-int8", "onnx-int4"] = "transformers"
     adapter: str | None = Field(default=None, description="Folder (or hub id) of a peft LoRA adapter.")
     device: str = "cpu"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"

@@ -13,15 +13,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from rag.core.checksums import sha256_file
 from rag.models.registry import MODELS, BuildKind, ModelSpec
+
+if TYPE_CHECKING:
+    from rag.models.onnx_build import OnnxPrecision
 
 MANIFEST = "manifest.json"
 COPY_FOLDER_VERSION = 1
@@ -213,14 +216,15 @@ def provision_all(
     names: list[str] | None = None,
     log: Callable[[str], None] = print,
     *,
-    onnx: bool = False,
+    onnx: Sequence[OnnxPrecision] = (),
     encoder_onnx: bool = False,
 ) -> list[ModelState]:
     """Provision the named models (all registered ones by default), stopping at the first error.
 
-    With ``onnx`` a model marked ``onnx_int4`` also gets its int4 ONNX copy (see
-    :mod:`rag.models.onnx_build`); opt-in because the build adds minutes and ~6.6 GB of peak
-    memory to a fresh set-up, for an engine that is not the default. With ``encoder_onnx`` a model
+    A model marked ``onnx_generator`` also gets an ONNX copy for each precision in ``onnx``
+    (``int8``, ``int4``; see :mod:`rag.models.onnx_build`); opt-in because each build adds a
+    minute and ~2.5 GB of peak memory to a fresh set-up, for engines that are not the default on a
+    CPU with bf16 matrix units (transformers reads the prompt faster there). With ``encoder_onnx`` a model
     marked ``onnx_encoder`` also gets its float32/int8 ONNX copy (see :mod:`rag.models.e5_onnx`).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -231,15 +235,15 @@ def provision_all(
     for name in names or list(MODELS):
         state = provision_model(MODELS[name], cache_dir, log)
         states.append(state)
-        if onnx and state.spec.onnx_int4:
+        for precision in onnx if state.spec.onnx_generator else ():
             from rag.models.onnx_build import OnnxBuildError, provision_onnx
 
             try:
-                provision_onnx(state.spec, state, cache_dir, log)
+                provision_onnx(state.spec, state, cache_dir, log, precision)
             except OnnxBuildError as exc:
                 raise ProvisionError(
-                    f"Modell {name!r}: der Bau seiner int4-ONNX-Kopie ist fehlgeschlagen: {exc}. Der "
-                    "transformers-Ordner ist bereit; Antworten nutzen ihn, bis ein erneutes "
+                    f"Modell {name!r}: der Bau seiner {precision}-ONNX-Kopie ist fehlgeschlagen: {exc}. "
+                    "Der transformers-Ordner ist bereit; Antworten nutzen ihn, bis ein erneutes "
                     "`heise-rag models provision --onnx` gelingt "
                     "(oder HEISE_RAG_GENERATOR_ENGINE=transformers)."
                 ) from exc

@@ -53,8 +53,8 @@ class ModelSpec:
     build: BuildKind
     upstream: str
     licence: str
-    # Also build an int4 ONNX copy for the onnxruntime-genai engine (rag/models/onnx_build.py).
-    onnx_int4: bool = False
+    # Also build int8/int4 ONNX copies for the onnxruntime-genai engines (rag/models/onnx_build.py).
+    onnx_generator: bool = False
     # Also build the float32/int8 ONNX encoder copy for onnxruntime (rag/models/e5_onnx.py).
     onnx_encoder: bool = False
 
@@ -125,7 +125,7 @@ MODELS: dict[str, ModelSpec] = {
             build="gguf",
             upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
             licence="Apache-2.0",
-            onnx_int4=True,
+            onnx_generator=True,
         ),
         ModelSpec(
             name="smollm2-135m-instruct",

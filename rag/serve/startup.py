@@ -86,7 +86,7 @@ def build_server(
     request_timeout: float | None = DEFAULT_REQUEST_TIMEOUT,
 ) -> TGIServer:
     """Load the model (and adapters) and wrap it; ``quantize`` takes TGI's names; ``engine`` is the
-    runtime asked for (onnx-int4 falls back to transformers, with a warning, where it cannot run)."""
+    runtime asked for (an ONNX engine falls back to transformers, with a warning, where it cannot run)."""
     from rag.generation.engine import load_engine
 
     if quantize is not None and quantize not in QUANTIZE:

@@ -5,10 +5,13 @@ The app's pages are tested in tests/app/."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from qdrant_client import QdrantClient, models
 from typer.testing import CliRunner
 
+import cli.main
 from cli.main import app
 from rag.core.settings import Settings
 from rag.models.registry import MODELS
@@ -29,6 +32,28 @@ def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
     result = runner.invoke(app, ["models", "provision", "--name", "gpt-17"])
     assert result.exit_code == 1
     assert "unbekannte(s) Modell(e) ['gpt-17']" in result.output
+
+
+@pytest.mark.parametrize(
+    ("engine", "flag", "built"),
+    [
+        ("transformers", [], ()),
+        ("onnx-int8", [], ("int8",)),
+        ("onnx-int4", [], ("int4",)),
+        ("transformers", ["--onnx"], ("int8", "int4")),
+        ("onnx-int8", ["--no-onnx"], ()),
+    ],
+)
+def test_provisioning_builds_the_onnx_copies_of_the_configured_engine(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch, engine: str, flag: list[str], built: tuple[str, ...]
+) -> None:
+    asked: dict[str, Any] = {}
+    monkeypatch.setattr(cli.main, "provision_all", lambda *args, **kwargs: asked.update(kwargs) or [])
+    monkeypatch.setenv("HEISE_RAG_GENERATOR_ENGINE", engine)
+    cli.main.get_settings.cache_clear()
+    result = runner.invoke(app, ["models", "provision", *flag])
+    assert result.exit_code == 0, result.output
+    assert tuple(asked["onnx"]) == built
 
 
 def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ def assert_embedded_with(store: VectorStore, embedder: Embedder, prompt: str) ->
 def test_the_cosine_bound_tells_the_prompts_apart(e5_env: Settings, sample_articles: list[Article]) -> None:
     embedder = Embedder.from_settings(e5_env)
     texts = [document_text(a.title, a.body or a.teaser) for a in sample_articles[:2]]
-    cosines = np.sum(embedder.encode_documents(texts, "passage: ") * embedder.encode_documents(texts, ""), axis=1)
+    prompted, bare = embedder.encode_documents(texts, "passage: "), embedder.encode_documents(texts, "")
+    cosines = np.sum(prompted * bare, axis=1)
     assert cosines.max() < SAME_PROMPT_COSINE, cosines
 
 

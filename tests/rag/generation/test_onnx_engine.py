@@ -1,4 +1,4 @@
-"""The onnx-int4 engine on a tiny int4 ONNX build, and its fallbacks to transformers."""
+"""The onnx-int4 and onnx-int8 engines on tiny ONNX builds, and their fallbacks to transformers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from rag.core.settings import Settings
 from rag.generation.engine import SamplingParams, load_engine, unload_engines
-from rag.models.onnx_build import onnx_state
+from rag.models.onnx_build import OnnxPrecision, onnx_state
 from rag.models.provision import MANIFEST
 from rag.models.registry import MODELS, ModelSpec
 
@@ -34,13 +34,14 @@ def registered(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("runtime", ["onnx-int4", "onnx-int8"])
 def test_streams_tokens_with_logprobs_and_stops_like_the_transformers_engine(
-    registered: tuple[str, Path],
+    registered: tuple[str, Path], runtime: str
 ) -> None:
     name, cache = registered
-    onnx = load_engine(name, cache_dir=cache, runtime="onnx-int4", threads=1)
+    onnx = load_engine(name, cache_dir=cache, runtime=runtime, threads=1)
     reference = load_engine(name, cache_dir=cache)
-    assert (onnx.runtime, reference.runtime) == ("onnx-int4", "transformers")
+    assert (onnx.runtime, reference.runtime) == (runtime, "transformers")
     ids = onnx.encode_chat(CHAT)
     assert ids == reference.encode_chat(CHAT)  # one tokenizer for both engines
 
@@ -132,8 +133,8 @@ def test_the_tgi_server_serves_the_onnx_engine(registered: tuple[str, Path], tgi
     from rag.serve.startup import build_server, running_server
 
     name, cache = registered
-    server = build_server(name, cache_dir=cache, engine="onnx-int4", threads=1)
-    assert server.engine.runtime == "onnx-int4"
+    server = build_server(name, cache_dir=cache, engine="onnx-int8", threads=1)
+    assert server.engine.runtime == "onnx-int8"
     body = {
         "inputs": "Hallo Welt",
         "parameters": {
@@ -152,16 +153,19 @@ def test_the_tgi_server_serves_the_onnx_engine(registered: tuple[str, Path], tgi
 
 
 @pytest.mark.slow
-def test_the_default_generator_answers_in_german_through_its_int4_copy(
-    settings: Settings, provisioned: Callable[[str], Path]
+@pytest.mark.parametrize("precision", ["int4", "int8"])
+def test_the_default_generator_answers_in_german_through_its_onnx_copies(
+    settings: Settings, provisioned: Callable[[str], Path], precision: OnnxPrecision
 ) -> None:
     name = "qwen2.5-coder-0.5b-instruct"
     provisioned(name)
-    state = onnx_state(MODELS[name], settings.model_cache_dir)
+    state = onnx_state(MODELS[name], settings.model_cache_dir, precision)
     if state.status != "ready":
-        pytest.skip(f"{state.path.name} is {state.status}: run `heise-rag models provision --name {name}`")
-    engine = load_engine(name, cache_dir=settings.model_cache_dir, runtime="onnx-int4")
-    assert engine.runtime == "onnx-int4"
+        pytest.skip(
+            f"{state.path.name} is {state.status}: run `heise-rag models provision --onnx --name {name}`"
+        )
+    engine = load_engine(name, cache_dir=settings.model_cache_dir, runtime=f"onnx-{precision}")
+    assert engine.runtime == f"onnx-{precision}"
     ids = engine.encode_chat([{"role": "user", "content": "Was ist die Hauptstadt von Deutschland?"}])
     stream = engine.stream(ids, SamplingParams(max_new_tokens=16))
     list(stream)
