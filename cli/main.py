@@ -22,7 +22,7 @@ from cli.german import GermanGroup
 from cli.output import human_size, table
 from rag.core.datafiles import DATA_FILES, DataProvisionError, provision_data
 from rag.core.settings import get_settings
-from rag.models.onnx_build import PRECISIONS, OnnxPrecision, onnx_precision, onnx_state
+from rag.models.engine_copies import COPY_ENGINES, copy_state, recipe_for
 from rag.models.provision import STATUS_LABELS, ProvisionError, model_state, provision_all
 from rag.models.registry import MODELS
 from rag.serve.defaults import DEFAULT_PAYLOAD_LIMIT, DEFAULT_REQUEST_TIMEOUT
@@ -53,10 +53,14 @@ index_app.command("reembed")(index.index_reembed)
 def models_provision(
     name: Annotated[list[str] | None, typer.Option("--name", "-n", help="Nur diese Modelle.")] = None,
     onnx: Annotated[
-        bool | None,
+        bool,
+        typer.Option(help="Auch die int8- und int4-ONNX-Kopien des Generators bauen."),
+    ] = False,
+    engine: Annotated[
+        list[str] | None,
         typer.Option(
-            help="Auch die int8- und int4-ONNX-Kopien des Generators bauen (Standard: die Kopie der "
-            "eingestellten Engine, wenn HEISE_RAG_GENERATOR_ENGINE onnx-int8 oder onnx-int4 ist)."
+            help="Auch die Kopie dieser Generator-Engine bauen (onnx-int8, onnx-int4, openvino-int8; "
+            "wiederholbar). Immer gebaut: die Kopie der eingestellten Engine (HEISE_RAG_GENERATOR_ENGINE)."
         ),
     ] = None,
     encoder_onnx: Annotated[
@@ -70,17 +74,18 @@ def models_provision(
     """Jedes festgelegte Modellpaket installieren und seinen fertigen Ordner im gemeinsamen Cache anlegen."""
     settings = get_settings()
     cache = settings.model_cache_dir
-    engine_precision = onnx_precision(settings.generator_engine)
-    if onnx is None:
-        build_onnx: tuple[OnnxPrecision, ...] = (engine_precision,) if engine_precision else ()
-    else:
-        build_onnx = PRECISIONS if onnx else ()
+    wanted = [*(engine or []), *(("onnx-int8", "onnx-int4") if onnx else ())]
+    unknown = sorted(set(wanted) - set(COPY_ENGINES))
+    if unknown:
+        raise fail(f"unbekannte Engine(s) {unknown}; Kopien gibt es für {', '.join(COPY_ENGINES)}")
+    if settings.generator_engine in COPY_ENGINES:
+        wanted.insert(0, settings.generator_engine)
     try:
         states = provision_all(
             cache,
             name or None,
             log=typer.echo,
-            onnx=build_onnx,
+            copies=tuple(dict.fromkeys(wanted)),
             encoder_onnx=encoder_onnx if encoder_onnx is not None else settings.embedding_backend != "torch",
         )
     except ProvisionError as exc:
@@ -107,10 +112,10 @@ def models_list() -> None:
                 size,
             )
         )
-        for precision in PRECISIONS if spec.onnx_generator else ():
-            built = onnx_state(spec, cache, precision)
+        for engine in COPY_ENGINES if spec.generator_copies else ():
+            built = copy_state(spec, cache, recipe_for(engine))
             size = human_size(built.size_bytes) if built.size_bytes else "-"
-            role = f"{precision}-ONNX-Kopie (Engine onnx-{precision})"
+            role = f"Kopie für die Engine {engine}"
             rows.append(
                 (
                     built.path.name,
@@ -204,7 +209,8 @@ def serve_tgi(
         str | None, typer.Option(help="auto, float32, bfloat16 (Standard: Einstellung).")
     ] = None,
     engine: Annotated[
-        str | None, typer.Option(help="transformers, onnx-int8 oder onnx-int4 (Standard: Einstellung).")
+        str | None,
+        typer.Option(help="transformers, openvino-int8, onnx-int8 oder onnx-int4 (Standard: Einstellung)."),
     ] = None,
 ) -> None:
     """Ein Modell über die HTTP-API von TGI anbieten (/generate, /v1/chat/completions, ...)."""

@@ -130,27 +130,20 @@ def ask_env(
     return settings
 
 
-@pytest.fixture(scope="session")
-def onnx_tiny(
-    provisioned: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> tuple[ModelSpec, Path]:
-    """A registered-looking tiny llama (random weights) with its int4 and int8 ONNX copies built, in its
-    own cache.
+def _tiny_llama(name: str, cache: Path, tokenizer_folder: Path) -> ModelSpec:
+    """A registered-looking tiny llama (random weights, seed 0) as a ready base folder in ``cache``.
 
     Why not tiny-random-llama itself: its attention heads have 4 dimensions and onnxruntime's
-    GroupQueryAttention needs a multiple of 8. Skips where onnxruntime-genai is not installed.
+    GroupQueryAttention needs a multiple of 8.
     """
-    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai has no wheel installed here")
     import torch
     from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
 
-    from rag.models.onnx_build import provision_onnx
     from rag.models.provision import MANIFEST, expected_manifest
 
-    spec = replace(MODELS["tiny-random-llama"], name="tiny-onnx-llama", onnx_generator=True)
-    cache = tmp_path_factory.mktemp("onnx-cache")
+    spec = replace(MODELS["tiny-random-llama"], name=name, generator_copies=True)
     base = cache / spec.name
-    tokenizer = AutoTokenizer.from_pretrained(provisioned("tiny-random-llama"))
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -162,7 +155,41 @@ def onnx_tiny(
     model.save_pretrained(base)
     tokenizer.save_pretrained(base)
     (base / MANIFEST).write_text(json.dumps(expected_manifest(spec)), encoding="utf-8")
+    return spec
+
+
+@pytest.fixture(scope="session")
+def onnx_tiny(
+    provisioned: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ModelSpec, Path]:
+    """A tiny llama with its int4 and int8 ONNX copies built, in its own cache. Skips where
+    onnxruntime-genai is not installed."""
+    pytest.importorskip("onnxruntime_genai", reason="onnxruntime-genai has no wheel installed here")
+    from rag.models.onnx_build import provision_onnx
+
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    spec = _tiny_llama("tiny-onnx-llama", cache, provisioned("tiny-random-llama"))
     for precision in ("int4", "int8"):
         state = provision_onnx(spec, model_state(spec, cache), cache, precision=precision)
         assert state.status == "ready", state
+    return spec, cache
+
+
+@pytest.fixture(scope="session")
+def openvino_tiny(
+    settings: Settings, provisioned: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[ModelSpec, Path]:
+    """A tiny llama with its int8 OpenVINO copy exported for real, in its own cache; the exporter's
+    environment is the shared one under the model cache (made once per machine, ~1 min). Skips
+    where openvino-genai is not installed."""
+    pytest.importorskip("openvino_genai", reason="openvino-genai has no wheel installed here")
+    from rag.models.openvino_build import provision_openvino, tools_dir
+
+    cache = tmp_path_factory.mktemp("openvino-cache")
+    shared_tools = tools_dir(settings.model_cache_dir)
+    shared_tools.mkdir(parents=True, exist_ok=True)
+    tools_dir(cache).symlink_to(shared_tools, target_is_directory=True)
+    spec = _tiny_llama("tiny-openvino-llama", cache, provisioned("tiny-random-llama"))
+    state = provision_openvino(spec, model_state(spec, cache), cache)
+    assert state.status == "ready", state
     return spec, cache

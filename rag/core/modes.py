@@ -23,3 +23,7 @@ AnswerMode = Literal["extractive", "evidence", "generate"]
 ANSWER_MODES: tuple[AnswerMode, ...] = get_args(AnswerMode)
 # Which source's span answers (``rag/pipelines/evidence.py``, ``order_readings``).
 ReaderChoice = Literal["margin", "first", "rank"]
+# The runtimes of the `local` backend and `serve tgi` (``rag/generation/engine.py``): transformers,
+# or an optimized engine that runs a copy `models provision` builds (``rag/models/engine_copies.py``).
+GeneratorEngine = Literal["transformers", "onnx-int8", "onnx-int4", "openvino-int8"]
+GENERATOR_ENGINES: tuple[GeneratorEngine, ...] = get_args(GeneratorEngine)

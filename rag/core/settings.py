@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from rag.core.modes import AnswerMode, Fusion, Mode, ReaderChoice
+from rag.core.modes import AnswerMode, Fusion, GeneratorEngine, Mode, ReaderChoice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -245,12 +245,14 @@ class Settings(BaseSettings):
     generator_quantization: Literal["none", "nf4", "int8"] = Field(
         default="none", description="`local` backend: bitsandbytes 4-bit NF4 or 8-bit loading, or none."
     )
-    generator_engine: Literal["transformers", "onnx-int8", "onnx-int4"] = Field(
-        default="transformers",
-        description="`local` backend and `serve tgi`: `onnx-int8`/`onnx-int4` run the int8/int4 ONNX "
-        "copy that `models provision --onnx` builds, with onnxruntime-genai (falls back to "
-        "transformers, with a warning, where it cannot run); "
-        "`transformers` is what LoRA adapters, bitsandbytes and QLoRA training use.",
+    generator_engine: GeneratorEngine = Field(
+        default="openvino-int8",
+        description="`local` backend and `serve tgi`: `openvino-int8` (default) runs the int8 OpenVINO "
+        "copy with OpenVINO GenAI, `onnx-int8`/`onnx-int4` the int8/int4 ONNX copy with "
+        "onnxruntime-genai; `models provision` builds the configured engine's copy (`--engine` "
+        "others). Each falls back to transformers, with a warning, where it cannot run (copy missing, "
+        "no wheel for the platform, a LoRA adapter or bitsandbytes asked for); `transformers` is what "
+        "LoRA adapters, bitsandbytes and QLoRA training use.",
     )
     generator_adapter: str | None = Field(
         default=None, description="`local` backend: folder (or hub id) of a peft LoRA adapter to apply."

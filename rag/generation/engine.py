@@ -2,7 +2,8 @@
 
 An :class:`Engine` holds one loaded model and its tokenizer. :class:`TransformersEngine` runs
 transformers (float32 or bfloat16, or bitsandbytes NF4/int8, optionally with peft LoRA adapters);
-``rag.generation.onnx_engine.OnnxEngine`` runs an int8 or int4 ONNX copy with onnxruntime-genai, and
+``rag.generation.onnx_engine.OnnxEngine`` runs an int8 or int4 ONNX copy with onnxruntime-genai,
+``rag.generation.openvino_engine.OpenVinoEngine`` the int8 OpenVINO copy with OpenVINO GenAI, and
 :func:`load_engine` falls back from it to transformers, with a warning, wherever it cannot run.
 :func:`load_engine` loads each combination of model, runtime, quantization, adapters, device and
 dtype once per process. :meth:`Engine.stream` generates in a worker thread and hands tokens over
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from transformers import (
@@ -44,18 +45,16 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from rag.core.modes import GENERATOR_ENGINES
 from rag.generation.errors import GenerationTimeoutError, GeneratorError
 from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
-
-if TYPE_CHECKING:
-    from rag.models.onnx_build import OnnxPrecision
 
 Quantization = Literal["none", "nf4", "int8"]
 FinishReason = Literal["length", "eos_token", "stop_sequence"]
 QUANTIZATIONS: tuple[str, ...] = ("none", "nf4", "int8")
 # The runtimes behind the same Engine interface (the `generator_engine` setting).
-RUNTIMES: tuple[str, ...] = ("transformers", "onnx-int8", "onnx-int4")
+RUNTIMES: tuple[str, ...] = GENERATOR_ENGINES
 # bfloat16 halves prefill time on CPUs with AVX512-BF16/AMX; float32 is safe everywhere.
 # bitsandbytes' 8-bit matmul warns on every forward pass on CPU; the cast is expected there.
 warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
@@ -601,37 +600,45 @@ _ENGINES_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
 
-def _onnx_engine(
+def _copy_engine(
     model: str,
     path: str,
     cache_dir: Path,
     *,
+    runtime: str,
     quantization: str,
     adapters: Mapping[str, str] | None,
     device: str,
     threads: int | None,
-    precision: OnnxPrecision,
 ) -> Engine | str:
-    """The ONNX engine of ``model`` at ``precision``, or why it cannot run here (then transformers
-    answers)."""
+    """The engine that runs ``model``'s copy for ``runtime`` (ONNX or OpenVINO), or why it cannot
+    run here (then transformers answers)."""
     if quantization != "none" or adapters or device != "cpu":
         return "es läuft nur auf der CPU, ohne bitsandbytes-Quantisierung und ohne LoRA-Adapter"
-    from rag.models.onnx_build import onnx_state
+    from rag.models.engine_copies import copy_state, recipe_for
     from rag.models.registry import MODELS
 
     spec = MODELS.get(model)
-    if spec is None or not spec.onnx_generator:
-        return f"für {model!r} baut die Provisionierung keine {precision}-ONNX-Kopie"
-    state = onnx_state(spec, cache_dir, precision)
+    if spec is None or not spec.generator_copies:
+        return f"für {model!r} baut die Provisionierung keine Kopie für {runtime}"
+    recipe = recipe_for(runtime)
+    state = copy_state(spec, cache_dir, recipe)
     if state.status != "ready":
-        remedy = f"`heise-rag models provision --onnx --name {model}` baut ihn neu"
+        remedy = f"`heise-rag models provision --engine {runtime} --name {model}` baut ihn neu"
         return f"{state.path} ist {state.status}; {remedy}"
     try:
+        if runtime == "openvino-int8":
+            from rag.generation.openvino_engine import OpenVinoEngine
+
+            return OpenVinoEngine(model, path, str(state.path), threads=threads)
         from rag.generation.onnx_engine import OnnxEngine
+        from rag.models.onnx_build import onnx_precision
+
+        return OnnxEngine(
+            model, path, str(state.path), precision=onnx_precision(runtime) or "int4", threads=threads
+        )
     except (ImportError, OSError) as exc:
-        return f"onnxruntime-genai lässt sich auf dieser Plattform nicht laden ({exc})"
-    try:
-        return OnnxEngine(model, path, str(state.path), precision=precision, threads=threads)
+        return f"{recipe.package} lässt sich auf dieser Plattform nicht laden ({exc})"
     except Exception as exc:  # a corrupt or incompatible folder must not stop the answers
         return f"{state.path} lässt sich nicht laden ({type(exc).__name__}: {exc})"
 
@@ -649,7 +656,7 @@ def load_engine(
 ) -> Engine:
     """The engine for a model setting (provisioned name, folder or hub id), loaded once per process.
 
-    ``runtime`` ``onnx-int8``/``onnx-int4`` asks for the onnxruntime-genai engine; where it cannot
+    ``runtime`` ``onnx-int8``/``onnx-int4``/``openvino-int8`` asks for an optimized engine; where it cannot
     run (no wheel, the folder missing, stale or broken, adapters or bitsandbytes asked for) a
     warning says why and the transformers engine answers instead: never a failure.
     """
@@ -664,16 +671,14 @@ def load_engine(
         if engine is not None:
             return engine
         if runtime != "transformers":
-            from rag.models.onnx_build import onnx_precision
-
-            onnx = _onnx_engine(
-                model, path, cache_dir, quantization=quantization, adapters=adapters, device=device,
-                threads=threads, precision=onnx_precision(runtime) or "int4",
+            copy = _copy_engine(
+                model, path, cache_dir, runtime=runtime, quantization=quantization, adapters=adapters,
+                device=device, threads=threads,
             )  # fmt: skip
-            if isinstance(onnx, Engine):
-                _ENGINES[(*key, runtime, threads)] = onnx
-                return onnx
-            log.warning("Generator-Engine %s nicht verfügbar, weiter mit transformers: %s", runtime, onnx)
+            if isinstance(copy, Engine):
+                _ENGINES[(*key, runtime, threads)] = copy
+                return copy
+            log.warning("Generator-Engine %s nicht verfügbar, weiter mit transformers: %s", runtime, copy)
         engine = _ENGINES.get((*key, "transformers", None))
         if engine is None:
             engine = TransformersEngine.load(

@@ -15,6 +15,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
+from rag.core.modes import GeneratorEngine
 from rag.generation.engine import Engine, SamplingParams, load_engine
 from rag.generation.errors import GeneratorError
 from rag.generation.messages import to_chat_dicts
@@ -68,7 +69,7 @@ class LocalChatModel(StreamingChatModel):
     model: str = "qwen2.5-coder-0.5b-instruct"
     model_cache_dir: Path
     quantization: Literal["none", "nf4", "int8"] = "none"
-    engine: Literal["transformers", "onnx-int8", "onnx-int4"] = "transformers"
+    engine: GeneratorEngine = "transformers"
     adapter: str | None = Field(default=None, description="Folder (or hub id) of a peft LoRA adapter.")
     device: str = "cpu"
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"

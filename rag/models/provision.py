@@ -18,13 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from rag.core.checksums import sha256_file
 from rag.models.registry import MODELS, BuildKind, ModelSpec
-
-if TYPE_CHECKING:
-    from rag.models.onnx_build import OnnxPrecision
 
 MANIFEST = "manifest.json"
 COPY_FOLDER_VERSION = 1
@@ -216,15 +213,15 @@ def provision_all(
     names: list[str] | None = None,
     log: Callable[[str], None] = print,
     *,
-    onnx: Sequence[OnnxPrecision] = (),
+    copies: Sequence[str] = (),
     encoder_onnx: bool = False,
 ) -> list[ModelState]:
     """Provision the named models (all registered ones by default), stopping at the first error.
 
-    A model marked ``onnx_generator`` also gets an ONNX copy for each precision in ``onnx``
-    (``int8``, ``int4``; see :mod:`rag.models.onnx_build`); opt-in because each build adds a
-    minute and ~2.5 GB of peak memory to a fresh set-up, for engines that are not the default on a
-    CPU with bf16 matrix units (transformers reads the prompt faster there). With ``encoder_onnx`` a model
+    A model marked ``generator_copies`` also gets the copy of each optimized engine in ``copies``
+    (``onnx-int8``, ``onnx-int4``, ``openvino-int8``; see :mod:`rag.models.engine_copies`); each
+    is opt-in because its build adds a minute or two and ~2.5 GB of peak memory to a fresh set-up
+    (`heise-rag models provision` builds the configured engine's copy). With ``encoder_onnx`` a model
     marked ``onnx_encoder`` also gets its float32/int8 ONNX copy (see :mod:`rag.models.e5_onnx`).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -235,16 +232,16 @@ def provision_all(
     for name in names or list(MODELS):
         state = provision_model(MODELS[name], cache_dir, log)
         states.append(state)
-        for precision in onnx if state.spec.onnx_generator else ():
-            from rag.models.onnx_build import OnnxBuildError, provision_onnx
+        for engine in copies if state.spec.generator_copies else ():
+            from rag.models.engine_copies import CopyBuildError, provision_copy, recipe_for
 
             try:
-                provision_onnx(state.spec, state, cache_dir, log, precision)
-            except OnnxBuildError as exc:
+                provision_copy(state.spec, state, cache_dir, recipe_for(engine), log)
+            except CopyBuildError as exc:
                 raise ProvisionError(
-                    f"Modell {name!r}: der Bau seiner {precision}-ONNX-Kopie ist fehlgeschlagen: {exc}. "
+                    f"Modell {name!r}: der Bau seiner Kopie für {engine} ist fehlgeschlagen: {exc}. "
                     "Der transformers-Ordner ist bereit; Antworten nutzen ihn, bis ein erneutes "
-                    "`heise-rag models provision --onnx` gelingt "
+                    f"`heise-rag models provision --engine {engine}` gelingt "
                     "(oder HEISE_RAG_GENERATOR_ENGINE=transformers)."
                 ) from exc
         if encoder_onnx and state.spec.onnx_encoder:

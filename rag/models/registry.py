@@ -53,8 +53,9 @@ class ModelSpec:
     build: BuildKind
     upstream: str
     licence: str
-    # Also build int8/int4 ONNX copies for the onnxruntime-genai engines (rag/models/onnx_build.py).
-    onnx_generator: bool = False
+    # A generator whose copies the optimized engines run (int8/int4 ONNX, int8 OpenVINO; see
+    # rag/models/engine_copies.py).
+    generator_copies: bool = False
     # Also build the float32/int8 ONNX encoder copy for onnxruntime (rag/models/e5_onnx.py).
     onnx_encoder: bool = False
 
@@ -125,7 +126,7 @@ MODELS: dict[str, ModelSpec] = {
             build="gguf",
             upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
             licence="Apache-2.0",
-            onnx_generator=True,
+            generator_copies=True,
         ),
         ModelSpec(
             name="smollm2-135m-instruct",

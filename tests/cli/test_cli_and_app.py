@@ -38,13 +38,18 @@ def test_unknown_model_is_a_clear_error(isolated_env: Path) -> None:
     ("engine", "flag", "built"),
     [
         ("transformers", [], ()),
-        ("onnx-int8", [], ("int8",)),
-        ("onnx-int4", [], ("int4",)),
-        ("transformers", ["--onnx"], ("int8", "int4")),
-        ("onnx-int8", ["--no-onnx"], ()),
+        ("openvino-int8", [], ("openvino-int8",)),
+        ("onnx-int8", [], ("onnx-int8",)),
+        ("onnx-int4", [], ("onnx-int4",)),
+        ("transformers", ["--onnx"], ("onnx-int8", "onnx-int4")),
+        (
+            "openvino-int8",
+            ["--engine", "onnx-int8", "--engine", "openvino-int8"],
+            ("openvino-int8", "onnx-int8"),
+        ),
     ],
 )
-def test_provisioning_builds_the_onnx_copies_of_the_configured_engine(
+def test_provisioning_builds_the_copies_of_the_configured_and_named_engines(
     isolated_env: Path, monkeypatch: pytest.MonkeyPatch, engine: str, flag: list[str], built: tuple[str, ...]
 ) -> None:
     asked: dict[str, Any] = {}
@@ -53,7 +58,12 @@ def test_provisioning_builds_the_onnx_copies_of_the_configured_engine(
     cli.main.get_settings.cache_clear()
     result = runner.invoke(app, ["models", "provision", *flag])
     assert result.exit_code == 0, result.output
-    assert tuple(asked["onnx"]) == built
+    assert tuple(asked["copies"]) == built
+
+
+def test_provisioning_refuses_an_engine_without_a_copy(isolated_env: Path) -> None:
+    result = runner.invoke(app, ["models", "provision", "--engine", "transformers"])
+    assert result.exit_code == 1 and "unbekannte Engine(s) ['transformers']" in result.output
 
 
 def test_index_status_reads_a_real_embedded_store(tmp_path: Path) -> None:

@@ -122,7 +122,7 @@ def test_adapters_quantization_and_unbuilt_models_stay_on_transformers(
     tiny: str, settings: Settings, lora_adapter: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cache = settings.model_cache_dir
-    assert "keine int4-ONNX-Kopie" in _fallback(tiny, cache, caplog)
+    assert "keine Kopie für onnx-int4" in _fallback(tiny, cache, caplog)
     caplog.clear()
     assert "ohne LoRA-Adapter" in _fallback(tiny, cache, caplog, adapters={"kurz": str(lora_adapter)})
 

@@ -19,7 +19,7 @@ from rag.models.registry import MODELS, ModelSpec
 @pytest.fixture
 def base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[ModelSpec, ModelState]:
     """A ready (empty) base folder in a temporary cache, the runtime "installed" at version 1.0."""
-    spec = replace(MODELS["tiny-random-llama"], name="fake-llama", onnx_generator=True)
+    spec = replace(MODELS["tiny-random-llama"], name="fake-llama", generator_copies=True)
     folder = tmp_path / spec.name
     folder.mkdir()
     (folder / MANIFEST).write_text(json.dumps(expected_manifest(spec)), encoding="utf-8")
@@ -134,7 +134,7 @@ def test_provisioning_builds_the_precisions_asked_for(
     monkeypatch.setitem(MODELS, spec.name, spec)
     provision_all(state.path.parent, [spec.name], log=lambda _: None)
     assert built_precisions == []  # opt-in
-    provision_all(state.path.parent, [spec.name], log=lambda _: None, onnx=("int8",))
+    provision_all(state.path.parent, [spec.name], log=lambda _: None, copies=("onnx-int8",))
     assert built_precisions == ["int8"]
 
 
