@@ -449,9 +449,39 @@ class Engine:
         out: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
-        """Generate in the worker thread: queue ``(id, logprob, top)`` per token, then ``_END``
-        (an exception instead where generation fails); wait for the model with :meth:`_turn`."""
+        """Generate in the worker thread: wait for the model with :meth:`_turn`, let the runtime
+        queue ``(id, logprob, top)`` per token (:meth:`_generate`), then ``_END`` (an exception
+        before it where generation fails)."""
+        try:
+            with self._turn(out, cancel) as held:
+                if held and not cancel.is_set():
+                    self._generate(input_ids, params, adapter, seed, out, cancel)
+        except BaseException as exc:  # handed to the consumer, which raises it in its thread
+            out.put(exc)
+        finally:
+            out.put(_END)
+
+    def _generate(
+        self,
+        input_ids: list[int],
+        params: SamplingParams,
+        adapter: str | None,
+        seed: int | None,
+        out: queue.Queue[Any],
+        cancel: threading.Event,
+    ) -> None:
+        """The runtime's generation, holding the model: queue ``(id, logprob, top)`` per token."""
         raise NotImplementedError
+
+    def stop_hit(self, generated: Sequence[int], params: SamplingParams) -> bool:
+        """Whether the tokens generated so far end in one of ``params.stop`` (for runtimes that do
+        not check stop strings themselves); a stop string spans at most as many tokens as it has
+        characters, so only that tail is decoded."""
+        if not params.stop:
+            return False
+        window = max(len(s) for s in params.stop) + 1
+        tail = self.tokenizer.decode(list(generated[-window:]), skip_special_tokens=False)
+        return any(stop in tail for stop in params.stop)
 
 
 class TransformersEngine(Engine):
@@ -559,7 +589,7 @@ class TransformersEngine(Engine):
             config["stop_strings"] = list(params.stop)
         return GenerationConfig(**config)
 
-    def _generate_into(
+    def _generate(
         self,
         input_ids: list[int],
         params: SamplingParams,
@@ -572,27 +602,19 @@ class TransformersEngine(Engine):
         processors = LogitsProcessorList([capture])
         if params.frequency_penalty:
             processors.insert(0, _FrequencyPenalty(params.frequency_penalty, len(input_ids)))
-        try:
-            with self._turn(out, cancel) as held:
-                if not held or cancel.is_set():
-                    return
-                with torch.inference_mode(), self._adapter(adapter):
-                    if seed is not None:
-                        torch.manual_seed(seed)
-                    tensor = torch.tensor([input_ids], device=self.device)
-                    self.model.generate(
-                        input_ids=tensor,
-                        attention_mask=torch.ones_like(tensor),
-                        generation_config=self._generation_config(params),
-                        logits_processor=processors,
-                        stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
-                        streamer=_QueueStreamer(capture, out, params.top_n_tokens),
-                        tokenizer=self.tokenizer if params.stop else None,
-                    )
-        except BaseException as exc:  # handed to the consumer, which raises it in its thread
-            out.put(exc)
-        finally:
-            out.put(_END)
+        with torch.inference_mode(), self._adapter(adapter):
+            if seed is not None:
+                torch.manual_seed(seed)
+            tensor = torch.tensor([input_ids], device=self.device)
+            self.model.generate(
+                input_ids=tensor,
+                attention_mask=torch.ones_like(tensor),
+                generation_config=self._generation_config(params),
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([_Cancelled(cancel)]),
+                streamer=_QueueStreamer(capture, out, params.top_n_tokens),
+                tokenizer=self.tokenizer if params.stop else None,
+            )
 
 
 _ENGINES: dict[tuple[Any, ...], Engine] = {}

@@ -28,7 +28,7 @@ import numpy as np
 import onnxruntime_genai as og
 from transformers import AutoConfig, GenerationConfig
 
-from rag.generation.engine import _END, Engine, SamplingParams, Token, _finite
+from rag.generation.engine import Engine, SamplingParams, Token, _finite
 from rag.models.onnx_build import OnnxPrecision
 
 
@@ -121,7 +121,7 @@ class OnnxEngine(Engine):
                 generator.append_tokens([token_id])
         return tokens
 
-    def _generate_into(
+    def _generate(
         self,
         input_ids: list[int],
         params: SamplingParams,
@@ -130,44 +130,30 @@ class OnnxEngine(Engine):
         out: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
-        # A stop string spans at most as many tokens as it has characters.
-        stop_window = max((len(s) for s in params.stop), default=0) + 1
-        try:
-            with self._turn(out, cancel) as held:
-                if not held or cancel.is_set():
-                    return
-                generator = self._generator(params, len(input_ids), seed)
-                generator.append_tokens(input_ids)
-                counts: Counter[int] = Counter()
-                generated: list[int] = []
-                for _ in range(params.max_new_tokens):
-                    if cancel.is_set() or generator.is_done():
-                        break
-                    logits = generator.get_logits()
-                    if params.frequency_penalty and counts:
-                        logits = logits.copy()
-                        flat = logits.reshape(-1)
-                        ids = np.fromiter(counts.keys(), dtype=np.int64)
-                        flat[ids] -= params.frequency_penalty * np.fromiter(counts.values(), dtype=np.float32)
-                        generator.set_logits(logits)
-                    generator.generate_next_token()
-                    token_id = int(generator.get_next_tokens()[0])
-                    counts[token_id] += 1
-                    generated.append(token_id)
-                    logprobs = _log_softmax(logits.reshape(-1))
-                    top: list[tuple[int, float | None]] = []
-                    if params.top_n_tokens:
-                        best = np.argpartition(-logprobs, params.top_n_tokens)[: params.top_n_tokens]
-                        best = best[np.argsort(-logprobs[best])]
-                        top = [(int(i), _finite(float(logprobs[i]))) for i in best]
-                    out.put((token_id, _finite(float(logprobs[token_id])), top))
-                    if token_id in self.eos_ids:
-                        break
-                    if params.stop:
-                        tail = self.tokenizer.decode(generated[-stop_window:], skip_special_tokens=False)
-                        if any(stop in tail for stop in params.stop):
-                            break
-        except BaseException as exc:  # handed to the consumer, which raises it in its thread
-            out.put(exc)
-        finally:
-            out.put(_END)
+        generator = self._generator(params, len(input_ids), seed)
+        generator.append_tokens(input_ids)
+        counts: Counter[int] = Counter()
+        generated: list[int] = []
+        for _ in range(params.max_new_tokens):
+            if cancel.is_set() or generator.is_done():
+                break
+            logits = generator.get_logits()
+            if params.frequency_penalty and counts:
+                logits = logits.copy()
+                flat = logits.reshape(-1)
+                ids = np.fromiter(counts.keys(), dtype=np.int64)
+                flat[ids] -= params.frequency_penalty * np.fromiter(counts.values(), dtype=np.float32)
+                generator.set_logits(logits)
+            generator.generate_next_token()
+            token_id = int(generator.get_next_tokens()[0])
+            counts[token_id] += 1
+            generated.append(token_id)
+            logprobs = _log_softmax(logits.reshape(-1))
+            top: list[tuple[int, float | None]] = []
+            if params.top_n_tokens:
+                best = np.argpartition(-logprobs, params.top_n_tokens)[: params.top_n_tokens]
+                best = best[np.argsort(-logprobs[best])]
+                top = [(int(i), _finite(float(logprobs[i]))) for i in best]
+            out.put((token_id, _finite(float(logprobs[token_id])), top))
+            if token_id in self.eos_ids or self.stop_hit(generated, params):
+                break

@@ -31,7 +31,7 @@ import openvino as ov
 import openvino_genai as og
 from transformers import AutoConfig, GenerationConfig
 
-from rag.generation.engine import _END, Engine, SamplingParams, Token, _finite
+from rag.generation.engine import Engine, SamplingParams, Token, _finite
 
 # No top-k limit in GenAI's terms (its default: the largest size_t).
 _NO_TOP_K = 2**64 - 1
@@ -129,7 +129,7 @@ class OpenVinoEngine(Engine):
             )
         return tokens
 
-    def _generate_into(
+    def _generate(
         self,
         input_ids: list[int],
         params: SamplingParams,
@@ -138,25 +138,12 @@ class OpenVinoEngine(Engine):
         out: queue.Queue[Any],
         cancel: threading.Event,
     ) -> None:
-        stop_window = max((len(s) for s in params.stop), default=0) + 1
-        try:
-            with self._turn(out, cancel) as held:
-                if not held or cancel.is_set():
-                    return
-                handle = self._request(input_ids, self._config(params, seed))
-                generated: list[int] = []
-                for output in self._outputs(handle, cancel):
-                    for token_id, logprob in zip(
-                        output.generated_ids, output.generated_log_probs, strict=True
-                    ):
-                        generated.append(int(token_id))
-                        out.put((int(token_id), _finite(float(logprob)), []))
-                    if params.stop:
-                        tail = self.tokenizer.decode(generated[-stop_window:], skip_special_tokens=False)
-                        if any(stop in tail for stop in params.stop):
-                            handle.stop()
-                            break
-        except BaseException as exc:  # handed to the consumer, which raises it in its thread
-            out.put(exc)
-        finally:
-            out.put(_END)
+        handle = self._request(input_ids, self._config(params, seed))
+        generated: list[int] = []
+        for output in self._outputs(handle, cancel):
+            for token_id, logprob in zip(output.generated_ids, output.generated_log_probs, strict=True):
+                generated.append(int(token_id))
+                out.put((int(token_id), _finite(float(logprob)), []))
+            if self.stop_hit(generated, params):
+                handle.stop()
+                break

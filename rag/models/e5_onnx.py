@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from rag.core.checksums import sha256_file
+from rag.models.engine_copies import manifest_state
 from rag.models.provision import (
     MANIFEST,
     STATUS_LABELS,
     ModelState,
-    Status,
     expected_manifest,
     folder_size,
     locked,
@@ -83,23 +83,9 @@ def _expected(spec: ModelSpec, versions: dict[str, str | None]) -> dict[str, obj
 
 def e5_onnx_state(spec: ModelSpec, cache_dir: Path) -> ModelState:
     """Inspect the derived folder without hashing it (reads the manifest and stats two files)."""
-    path = onnx_path(spec, cache_dir)
-    if not path.exists():
-        return ModelState(spec, path, "missing", 0)
-    try:
-        recorded = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return ModelState(spec, path, "incomplete", folder_size(path))
-    files = recorded.get("files", {})
-    intact = all(
-        (path / name).is_file() and (path / name).stat().st_size == files.get(name, {}).get("size")
-        for name in MODEL_FILES
+    return manifest_state(
+        spec, onnx_path(spec, cache_dir), MODEL_FILES, _expected(spec, _exporter_versions())
     )
-    wanted = _expected(spec, _exporter_versions())
-    status: Status = "ready" if all(recorded.get(k) == v for k, v in wanted.items()) else "stale"
-    if not intact:
-        status = "incomplete"
-    return ModelState(spec, path, status, int(recorded.get("size_bytes", 0)))
 
 
 def export_e5(base: Path, out: Path) -> None:

@@ -105,9 +105,12 @@ def _expected(spec: ModelSpec, recipe: CopyRecipe) -> dict[str, object]:
     }
 
 
-def copy_state(spec: ModelSpec, cache_dir: Path, recipe: CopyRecipe) -> ModelState:
-    """Inspect the copy without hashing it (reads the manifest and stats the engine's files)."""
-    path = copy_path(spec, cache_dir, recipe.engine)
+def manifest_state(
+    spec: ModelSpec, path: Path, model_files: tuple[str, ...], wanted: dict[str, object]
+) -> ModelState:
+    """The state of a derived folder from its manifest, without hashing: ``missing``, ``incomplete``
+    (no manifest, or a loaded file of another size), ``stale`` (the manifest disagrees with
+    ``wanted``) or ``ready``. Shared with the E5 encoder's ONNX copy (:mod:`rag.models.e5_onnx`)."""
     if not path.exists():
         return ModelState(spec, path, "missing", 0)
     try:
@@ -117,13 +120,18 @@ def copy_state(spec: ModelSpec, cache_dir: Path, recipe: CopyRecipe) -> ModelSta
     files = recorded.get("files", {})
     intact = all(
         (path / name).is_file() and (path / name).stat().st_size == files.get(name, {}).get("size")
-        for name in recipe.model_files
+        for name in model_files
     )
-    wanted = _expected(spec, recipe)
     status: Status = "ready" if all(recorded.get(k) == v for k, v in wanted.items()) else "stale"
     if not intact:
         status = "incomplete"
     return ModelState(spec, path, status, int(recorded.get("size_bytes", 0)))
+
+
+def copy_state(spec: ModelSpec, cache_dir: Path, recipe: CopyRecipe) -> ModelState:
+    """Inspect the copy without hashing it (reads the manifest and stats the engine's files)."""
+    path = copy_path(spec, cache_dir, recipe.engine)
+    return manifest_state(spec, path, recipe.model_files, _expected(spec, recipe))
 
 
 def provision_copy(
