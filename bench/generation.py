@@ -18,15 +18,15 @@ answers the same short German question with greedy decoding:
 
 ``--engines transformers,openvino-int8,onnx-int8,onnx-int4`` instead compares the runtimes of the
 `local` backend (the ``generator_engine`` setting) side by side: every engine answers the same XQuAD
-dev questions (``bench.generator_choice.dev_cases``: the product prompt with three sources)
-greedily, the engines interleaved question by question so that the shared machine's load hits them
-alike. Each engine warms up on one more dev question that is not measured (OpenVINO's prefix cache
-would otherwise hold the whole prompt of a measured one; the system prompt and instructions that
-every question shares it keeps, as it does in the product). Reported per
-engine: time to first token, decode tokens/s and whole-answer seconds (p50 over the questions),
-peak RSS of a process that loads the engine and answers once (measured in a child process each),
-the model folder's size on disk, answer metrics and the share of answers identical to the first
-engine's.
+dev questions (``bench.generator_choice.dev_cases``: the product prompt with three sources, each
+shortened as the product does, ``--source-chars``; 0 keeps whole paragraphs) greedily, the engines
+interleaved question by question so that the shared machine's load hits them alike. Each engine
+warms up on one more dev question that is not measured (OpenVINO's prefix cache would otherwise hold
+the whole prompt of a measured one; the system prompt and instructions that every question shares it
+keeps, as it does in the product). Reported per engine: time to first token, decode tokens/s and
+whole-answer seconds (p50 over the questions), peak RSS of a process that loads the engine and
+answers once (measured in a child process each), the model folder's size on disk, answer metrics and
+the share of answers identical to the first engine's.
 
 Per run: time to first token (call to first non-empty chunk), decode rate ((tokens - 1) / time after
 the first token) and end-to-end rate (tokens / total time). One untimed warm-up run precedes each
@@ -50,7 +50,13 @@ import torch
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from bench.generator_choice import DevCase, dev_cases, score
+from bench.generator_choice import (
+    DevCase,
+    add_source_chars_argument,
+    dev_cases,
+    score,
+    source_chars_from,
+)
 from rag.core.prompting import PROMPT
 from rag.core.settings import PROJECT_ROOT, Settings, get_settings
 from rag.generation import make_chat_model
@@ -233,7 +239,7 @@ def _disk_bytes(settings: Settings, model: str, engine: str) -> int:
     return folder_size(Path(resolve_model(model, settings.model_cache_dir)))
 
 
-def probe_memory(model: str, engine: str, max_new_tokens: int) -> dict[str, Any]:
+def probe_memory(model: str, engine: str, max_new_tokens: int, source_chars: int | None) -> dict[str, Any]:
     """Load one engine and answer one dev question in this (fresh) process; report its peak RSS.
 
     Read from ``VmHWM``, the high-water mark of this process image: ``ru_maxrss`` survives
@@ -241,29 +247,35 @@ def probe_memory(model: str, engine: str, max_new_tokens: int) -> dict[str, Any]
     """
     chat_model = _engine_model(get_settings(), model, engine, max_new_tokens)
     runtime = chat_model.warm_up().runtime  # type: ignore[attr-defined]
-    one_run(PROMPT | chat_model, dev_cases(1)[0].inputs)
+    one_run(PROMPT | chat_model, dev_cases(1, source_chars=source_chars)[0].inputs)
     status = Path("/proc/self/status").read_text(encoding="utf-8")
     peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
     return {"runtime": runtime, "peak_rss_mb": peak_kb / 1024}
 
 
-def _probe_in_child(model: str, engine: str, max_new_tokens: int) -> dict[str, Any]:
+def _probe_in_child(model: str, engine: str, max_new_tokens: int, source_chars: int | None) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.generation", "--model", model, "--probe-memory", engine]
-    command += ["--max-new-tokens", str(max_new_tokens)]
+    command += ["--max-new-tokens", str(max_new_tokens), "--source-chars", str(source_chars or 0)]
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def compare_engines(
-    settings: Settings, model: str, engines: list[str], questions: int, max_new_tokens: int
+    settings: Settings,
+    model: str,
+    engines: list[str],
+    questions: int,
+    max_new_tokens: int,
+    source_chars: int | None,
 ) -> list[dict[str, Any]]:
     """The engines side by side on the same dev questions, interleaved (see the module docstring)."""
-    cases: list[DevCase] = dev_cases(questions + 1)  # the first ``questions`` of the seeded draw
+    # the first ``questions`` of the seeded draw, and one more to warm up on
+    cases: list[DevCase] = dev_cases(questions + 1, source_chars=source_chars)
     warm_up = cases.pop()
     chains = {}
     summary: dict[str, dict[str, Any]] = {}
     for engine in engines:
-        memory = _probe_in_child(model, engine, max_new_tokens)
+        memory = _probe_in_child(model, engine, max_new_tokens, source_chars)
         chat_model = _engine_model(settings, model, engine, max_new_tokens)
         started = time.perf_counter()
         runtime = chat_model.warm_up().runtime  # type: ignore[attr-defined]
@@ -335,20 +347,26 @@ def main() -> None:
         "--engines", default=None, help=f"compare these engines instead ({','.join(RUNTIMES)})"
     )
     parser.add_argument("--questions", type=int, default=8, help="dev questions per engine (--engines)")
+    add_source_chars_argument(parser)
     parser.add_argument("--probe-memory", choices=RUNTIMES, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = get_settings()
     model = args.model or settings.generator_model
+    chars = source_chars_from(args, settings)
     if args.probe_memory:
-        print(json.dumps(probe_memory(model, args.probe_memory, args.max_new_tokens)))
+        print(json.dumps(probe_memory(model, args.probe_memory, args.max_new_tokens, chars)))
         return
     if args.engines:
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-        print(f"model {model}, greedy, <= {args.max_new_tokens} new tokens, {args.questions} questions")
-        results = compare_engines(settings, model, engines, args.questions, args.max_new_tokens)
+        print(
+            f"model {model}, greedy, <= {args.max_new_tokens} new tokens, {args.questions} questions, "
+            f"sources of {chars or 'all'} characters"
+        )
+        results = compare_engines(settings, model, engines, args.questions, args.max_new_tokens, chars)
         if args.output:
             args.output.parent.mkdir(parents=True, exist_ok=True)
-            report = {"model": model, "max_new_tokens": args.max_new_tokens, "engines": results}
+            report = {"model": model, "max_new_tokens": args.max_new_tokens, "source_chars": chars}
+            report["engines"] = results
             args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         return
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
