@@ -30,6 +30,13 @@ MODE_LABELS = {
 BACKEND_LABELS = {"local": "Lokal (im Prozess)", "tgi": "TGI-Server", "openai": "OpenAI-kompatibel"}
 # Every session shares one in-process model, which answers one question at a time.
 WAITING_FOR_MODEL = "Warte auf das Modell … (es beantwortet gerade eine andere Frage)"
+# A question asked before the default index's first batch is embedded waits for it (seconds to a
+# minute after `make run` shows the page) instead of finding an empty index.
+WAITING_FOR_INDEX = (
+    "Der Standardindex wird gerade aufgebaut; die Antwort kommt, sobald die ersten Meldungen "
+    "aufgenommen sind …"
+)
+FIRST_CHUNKS_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -82,6 +89,14 @@ def run_entry(
     chat_model = resources.chat_model(entry.backend)
     reranker = resources.reranker() if options.rerank else None
     entry.timings["load"] = time.perf_counter() - started
+    build = resources.default_index_build()
+    if build.running() and (not store.exists() or store.count() == 0):
+        on_stage(WAITING_FOR_INDEX)
+        if not build.wait_for_chunks(FIRST_CHUNKS_TIMEOUT_S):
+            raise resources.AppError(
+                "Der Standardindex wird gerade aufgebaut und hat noch keinen Artikel; bitte in "
+                "einigen Sekunden erneut fragen."
+            )
     pipeline = build_pipeline(settings, store, embedder, chat_model, reranker, reader=resources.reader())
     turns = history_turns(history)
     if needs_context(entry.question, turns):
@@ -94,11 +109,6 @@ def run_entry(
         on_stage("Quellen werden gesucht, die Antwort wird formuliert …")
         notices = list(condensed.notices)
         if building := resources.building_notice():
-            if not store.exists():
-                raise resources.AppError(
-                    "Der Standardindex wird gerade aufgebaut und hat noch keinen Artikel; bitte in "
-                    "einigen Sekunden erneut fragen."
-                )
             notices.append(building)
         for event in pipeline.stream(entry.searched, options, notices):
             if isinstance(event, Answer):

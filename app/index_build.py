@@ -76,6 +76,7 @@ class DefaultIndexBuild:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # notified on every progress change
         self._progress: BuildProgress | None = None
 
     def progress(self) -> BuildProgress | None:
@@ -87,10 +88,27 @@ class DefaultIndexBuild:
         progress = self.progress()
         return progress is not None and progress.state in ("checking", "running")
 
+    def wait_for_chunks(self, timeout: float) -> bool:
+        """Block until this build has written chunks or ended; False when ``timeout`` passed first.
+
+        Why: a question asked in the seconds between the page appearing and the first embedded
+        batch would otherwise find an empty index; it waits for the first batch and is answered.
+        """
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: (
+                    self._progress is None
+                    or self._progress.chunks > 0
+                    or self._progress.state not in ("checking", "running")
+                ),
+                timeout=timeout,
+            )
+
     def _set(self, **changes: object) -> None:
-        with self._lock:
+        with self._changed:
             assert self._progress is not None
             self._progress = replace(self._progress, **changes)  # type: ignore[arg-type]
+            self._changed.notify_all()
 
     def start(
         self,

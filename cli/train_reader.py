@@ -24,6 +24,9 @@ def train_reader(
     top_layers: Annotated[int, typer.Option(min=1, max=12, help="Obere E5-Schichten mit LoRA.")] = 6,
     max_length: Annotated[int, typer.Option(min=64, help="Tokens je Fenster (Frage + Passage).")] = 256,
     heise_examples: Annotated[int, typer.Option(min=0, help="Lückenfragen aus Schlagzeilen.")] = 3000,
+    xquad_repeat: Annotated[
+        int, typer.Option(min=1, help="XQuAD-Fragen (von Menschen) je Epoche so oft.")
+    ] = 2,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Torch-Threads (auf einer geteilten CPU: 1).")
     ] = None,
@@ -58,7 +61,13 @@ def train_reader(
         heise_dev=data_dir / HEISE_QA_FILE,
         config=data_config,
     )
-    config = replace(ReaderTrainConfig(), epochs=epochs, top_layers=top_layers, max_length=max_length)
+    config = replace(
+        ReaderTrainConfig(),
+        epochs=epochs,
+        top_layers=top_layers,
+        max_length=max_length,
+        xquad_repeat=xquad_repeat,
+    )
     typer.echo(f"{len(examples)} Beispiele; Training in {output} …")
     try:
         result = train(examples, config, settings.model_cache_dir, output)

@@ -174,3 +174,35 @@ def test_a_question_waiting_for_the_busy_model_says_so_then_gets_its_answer(app_
         assert stages[-1] == WAITING_FOR_MODEL
     asker.join(timeout=120)
     assert entry.answer is not None and "".join(tokens)
+
+
+def test_a_question_asked_before_the_index_has_chunks_waits_and_says_so(
+    app_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked in the first seconds of `make run`: the page says it waits for the index, not "empty"."""
+    import threading
+
+    from app import chat, resources
+    from app.chat import WAITING_FOR_INDEX, ChatEntry, run_entry
+    from app.index_build import DefaultIndexBuild
+
+    monkeypatch.setenv("HEISE_RAG_COLLECTION", "default-index-not-built-yet")
+    get_settings.cache_clear()
+    monkeypatch.setattr(chat, "FIRST_CHUNKS_TIMEOUT_S", 0.5)
+    build = DefaultIndexBuild()
+    monkeypatch.setattr(resources, "default_index_build", lambda: build)
+    opened = threading.Event()
+
+    def open_store() -> None:  # the build is still checking the store when the question comes
+        opened.wait(60)
+        raise RuntimeError("stopped by the test")
+
+    assert build.start(get_settings(), open_store, resources.embedder)  # type: ignore[arg-type]
+    stages: list[str] = []
+    entry = ChatEntry(question=QUESTION, options={"k": 2, "rerank": False}, backend="local")
+    try:
+        with pytest.raises(resources.AppError, match="noch keinen Artikel"):
+            list(run_entry(entry, [], stages.append))
+        assert WAITING_FOR_INDEX in stages
+    finally:
+        opened.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +81,33 @@ def test_the_build_fills_the_store_reports_progress_and_is_not_needed_twice(tiny
 
     again = run_build(settings)  # the next app start only reads the record
     assert again.state == "done" and not again.needed and again.chunks == 0
+
+
+def test_waiting_for_the_first_chunks_ends_once_the_store_holds_them(tiny_data: Path) -> None:
+    """A question asked before the first batch is embedded waits for it (app/chat.py)."""
+    settings = get_settings()
+    client = SharedClient(open_client(settings))
+    embedder = Embedder.from_settings(settings)
+    loaded = threading.Event()
+
+    def load_embedder() -> Embedder:  # the encoder still loading, as on a fresh start
+        assert loaded.wait(60)
+        return embedder
+
+    try:
+        store = VectorStore(client, settings.collection)
+        build = DefaultIndexBuild()
+        assert build.start(settings, lambda: store, load_embedder)
+        assert not build.wait_for_chunks(0.3)  # nothing embedded yet: the wait times out
+        assert build.running() and (not store.exists() or store.count() == 0)
+        loaded.set()
+        assert build.wait_for_chunks(60)
+        assert store.count() > 0  # a search now finds something
+        assert finish(build).state == "done"
+        assert DefaultIndexBuild().wait_for_chunks(0)  # no build in this process: nothing to wait for
+    finally:
+        loaded.set()
+        client.close()
 
 
 def test_a_failed_build_keeps_its_error_for_the_pages(tiny_data: Path) -> None:
