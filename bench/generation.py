@@ -17,16 +17,18 @@ answers the same short German question with greedy decoding:
   machine's AVX512-BF16 runs about twice as fast for prompt processing.
 
 ``--engines transformers,openvino-int8,onnx-int8,onnx-int4`` instead compares the runtimes of the
-`local` backend (the ``generator_engine`` setting) side by side: every engine answers the same XQuAD
-dev questions (``bench.generator_choice.dev_cases``: the product prompt with three sources, each
-shortened as the product does, ``--source-chars``; 0 keeps whole paragraphs) greedily, the engines
-interleaved question by question so that the shared machine's load hits them alike. Each engine
-warms up on one more dev question that is not measured (OpenVINO's prefix cache would otherwise hold
-the whole prompt of a measured one; the system prompt and instructions that every question shares it
-keeps, as it does in the product). Reported per engine: time to first token, decode tokens/s and
-whole-answer seconds (p50 over the questions), peak RSS of a process that loads the engine and
-answers once (measured in a child process each), the model folder's size on disk, answer metrics and
-the share of answers identical to the first engine's.
+`local` backend (the ``generator_engine`` setting) side by side (``openvino-int8@0``: with
+prompt-lookup decoding off, ``@N``: N guessed tokens a step instead of the
+``generator_lookup_tokens`` setting): every engine answers the same XQuAD dev questions
+(``bench.generator_choice.dev_cases``: the product prompt with three sources, each shortened as the
+product does, ``--source-chars``; 0 keeps whole paragraphs) greedily, the engines interleaved
+question by question so that the shared machine's load hits them alike. Each engine warms up on one
+more dev question that is not measured (OpenVINO's prefix cache would otherwise hold the whole
+prompt of a measured one; the system prompt and instructions that every question shares it keeps, as
+it does in the product). Reported per engine: time to first token, decode tokens/s and whole-answer
+seconds (p50 over the questions), peak RSS of a process that loads the engine and answers once
+(measured in a child process each), the model folder's size on disk, answer metrics and the share of
+answers identical to the first engine's.
 
 Per run: time to first token (call to first non-empty chunk), decode rate ((tokens - 1) / time after
 the first token) and end-to-end rate (tokens / total time). One untimed warm-up run precedes each
@@ -223,17 +225,29 @@ def run(
     return results
 
 
-def _engine_model(settings: Settings, model: str, engine: str, max_new_tokens: int) -> BaseChatModel:
-    update = {
+def engine_spec(label: str) -> tuple[str, int | None]:
+    """``ENGINE`` or ``ENGINE@N`` (N prompt-lookup tokens, overriding the setting) as (engine, N)."""
+    engine, _, lookup = label.partition("@")
+    if engine not in RUNTIMES or (lookup and not lookup.isdigit()):
+        raise ValueError(f"unknown engine {label!r}; expected one of {', '.join(RUNTIMES)}, optionally @N")
+    return engine, int(lookup) if lookup else None
+
+
+def _engine_model(settings: Settings, model: str, label: str, max_new_tokens: int) -> BaseChatModel:
+    engine, lookup = engine_spec(label)
+    update: dict[str, Any] = {
         "generator_model": model,
         "generator_engine": engine,
         "generator_max_new_tokens": max_new_tokens,
         "generator_temperature": 0.0,
     }
+    if lookup is not None:
+        update["generator_lookup_tokens"] = lookup
     return make_chat_model(settings.model_copy(update=update), "local")
 
 
-def _disk_bytes(settings: Settings, model: str, engine: str) -> int:
+def _disk_bytes(settings: Settings, model: str, label: str) -> int:
+    engine = engine_spec(label)[0]
     if engine in COPY_ENGINES:
         return copy_state(MODELS[model], settings.model_cache_dir, recipe_for(engine)).size_bytes
     return folder_size(Path(resolve_model(model, settings.model_cache_dir)))
@@ -344,11 +358,13 @@ def main() -> None:
     parser.add_argument("--server-threads", type=int, default=None, help="torch threads of the server")
     parser.add_argument("--output", type=Path, default=None, help="write the results as JSON")
     parser.add_argument(
-        "--engines", default=None, help=f"compare these engines instead ({','.join(RUNTIMES)})"
+        "--engines",
+        default=None,
+        help=f"compare these engines instead ({','.join(RUNTIMES)}; ENGINE@N: N prompt-lookup tokens)",
     )
     parser.add_argument("--questions", type=int, default=8, help="dev questions per engine (--engines)")
     add_source_chars_argument(parser)
-    parser.add_argument("--probe-memory", choices=RUNTIMES, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--probe-memory", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = get_settings()
     model = args.model or settings.generator_model
@@ -358,6 +374,11 @@ def main() -> None:
         return
     if args.engines:
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+        for label in engines:
+            try:
+                engine_spec(label)
+            except ValueError as exc:
+                parser.error(str(exc))
         print(
             f"model {model}, greedy, <= {args.max_new_tokens} new tokens, {args.questions} questions, "
             f"sources of {chars or 'all'} characters"

@@ -212,6 +212,12 @@ def serve_tgi(
         str | None,
         typer.Option(help="transformers, openvino-int8, onnx-int8 oder onnx-int4 (Standard: Einstellung)."),
     ] = None,
+    lookup_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="openvino-int8: Prompt-Lookup-Tokens je Schritt, 0: aus (Standard: Einstellung)."
+        ),
+    ] = None,
 ) -> None:
     """Ein Modell über die HTTP-API von TGI anbieten (/generate, /v1/chat/completions, ...)."""
     from rag.models.resolve import ModelNotProvisionedError
@@ -236,6 +242,7 @@ def serve_tgi(
             api_key=api_key,
             payload_limit=payload_limit,
             threads=threads or settings.generator_threads,
+            lookup_tokens=settings.generator_lookup_tokens if lookup_tokens is None else lookup_tokens,
             log=typer.echo,
         )
     except (ValueError, OSError, ModelNotProvisionedError) as exc:

@@ -40,6 +40,7 @@ def make_chat_model(settings: Settings, backend: str | None = None) -> BaseChatM
             adapter=settings.generator_adapter,
             device=settings.device,
             threads=settings.generator_threads,
+            lookup_tokens=settings.generator_lookup_tokens,
             dtype=settings.generator_dtype,
             max_new_tokens=settings.generator_max_new_tokens,
             temperature=settings.generator_temperature,

@@ -632,6 +632,7 @@ def _copy_engine(
     adapters: Mapping[str, str] | None,
     device: str,
     threads: int | None,
+    lookup_tokens: int,
 ) -> Engine | str:
     """The engine that runs ``model``'s copy for ``runtime`` (ONNX or OpenVINO), or why it cannot
     run here (then transformers answers)."""
@@ -652,7 +653,7 @@ def _copy_engine(
         if runtime == "openvino-int8":
             from rag.generation.openvino_engine import OpenVinoEngine
 
-            return OpenVinoEngine(model, path, str(state.path), threads=threads)
+            return OpenVinoEngine(model, path, str(state.path), threads=threads, lookup_tokens=lookup_tokens)
         from rag.generation.onnx_engine import OnnxEngine
         from rag.models.onnx_build import onnx_precision
 
@@ -675,12 +676,14 @@ def load_engine(
     dtype: str = "float32",
     runtime: str = "transformers",
     threads: int | None = None,
+    lookup_tokens: int = 0,
 ) -> Engine:
     """The engine for a model setting (provisioned name, folder or hub id), loaded once per process.
 
     ``runtime`` ``onnx-int8``/``onnx-int4``/``openvino-int8`` asks for an optimized engine; where it cannot
     run (no wheel, the folder missing, stale or broken, adapters or bitsandbytes asked for) a
     warning says why and the transformers engine answers instead: never a failure.
+    ``lookup_tokens`` turns on the OpenVINO engine's prompt-lookup decoding (the others ignore it).
     """
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; expected one of {', '.join(QUANTIZATIONS)}")
@@ -689,16 +692,16 @@ def load_engine(
     path = resolve_model(model, cache_dir)
     key = (path, quantization, tuple((adapters or {}).items()), device, str(inference_dtype(dtype, device)))
     with _ENGINES_LOCK:
-        engine = _ENGINES.get((*key, runtime, threads))
+        engine = _ENGINES.get((*key, runtime, threads, lookup_tokens))
         if engine is not None:
             return engine
         if runtime != "transformers":
             copy = _copy_engine(
                 model, path, cache_dir, runtime=runtime, quantization=quantization, adapters=adapters,
-                device=device, threads=threads,
+                device=device, threads=threads, lookup_tokens=lookup_tokens,
             )  # fmt: skip
             if isinstance(copy, Engine):
-                _ENGINES[(*key, runtime, threads)] = copy
+                _ENGINES[(*key, runtime, threads, lookup_tokens)] = copy
                 return copy
             log.warning("Generator-Engine %s nicht verfügbar, weiter mit transformers: %s", runtime, copy)
         engine = _ENGINES.get((*key, "transformers", None))
@@ -707,7 +710,7 @@ def load_engine(
                 model, path, quantization=quantization, adapters=adapters, device=device, dtype=dtype
             )
             _ENGINES[(*key, "transformers", None)] = engine
-        _ENGINES[(*key, runtime, threads)] = engine
+        _ENGINES[(*key, runtime, threads, lookup_tokens)] = engine
     return engine
 
 

@@ -78,6 +78,9 @@ class LocalChatModel(StreamingChatModel):
         ge=1,
         description="torch threads (process-wide) or onnxruntime threads; None: all cores.",
     )
+    lookup_tokens: int = Field(
+        default=0, ge=0, description="Prompt-lookup guesses per step (openvino-int8 engine); 0: off."
+    )
     max_new_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     top_p: float | None = None
@@ -111,6 +114,7 @@ class LocalChatModel(StreamingChatModel):
             dtype=self.dtype,
             runtime=self.engine,
             threads=self.threads,
+            lookup_tokens=self.lookup_tokens,
         )
 
     def _sampling(self, stop: list[str] | None, kwargs: dict[str, Any]) -> SamplingParams:

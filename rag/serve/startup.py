@@ -80,6 +80,7 @@ def build_server(
     dtype: str = "auto",
     engine: str = "transformers",
     threads: int | None = None,
+    lookup_tokens: int = 0,
     max_input_tokens: int | None = None,
     max_total_tokens: int | None = None,
     max_concurrent_requests: int = 16,
@@ -100,6 +101,7 @@ def build_server(
         dtype=dtype,
         runtime=engine,
         threads=threads,
+        lookup_tokens=lookup_tokens,
     )
     return TGIServer(
         loaded,
@@ -133,6 +135,7 @@ def run(
     api_key: str | None = None,
     payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
     threads: int | None = None,
+    lookup_tokens: int = 0,
     log: Any = print,
 ) -> None:
     """`heise-rag serve tgi`: bind, load the model, then serve until interrupted."""
@@ -156,6 +159,7 @@ def run(
             dtype=dtype,
             engine=engine,
             threads=threads,
+            lookup_tokens=lookup_tokens,
             max_input_tokens=max_input_tokens,
             max_total_tokens=max_total_tokens,
             max_concurrent_requests=max_concurrent_requests,

@@ -60,6 +60,35 @@ def test_streams_tokens_with_logprobs_stops_and_scores_the_prompt(registered: tu
 
 
 @pytest.mark.slow
+def test_prompt_lookup_keeps_the_greedy_tokens_and_sends_the_rest_to_a_plain_pipeline(
+    registered: tuple[str, Path],
+) -> None:
+    name, cache = registered
+    plain = load_engine(name, cache_dir=cache, runtime=RUNTIME, threads=1)
+    lookup = load_engine(name, cache_dir=cache, runtime=RUNTIME, threads=1, lookup_tokens=4)
+    assert lookup is not plain and lookup.runtime == RUNTIME
+    # a prompt that repeats itself, so the lookup has something to copy
+    ids = lookup.encode_chat([{"role": "user", "content": "eins zwei drei vier " * 8}])
+    greedy = SamplingParams(max_new_tokens=24)
+    expected = [t.id for t in plain.stream(ids, greedy)]
+    stream = lookup.stream(ids, greedy)
+    tokens = list(stream)
+    assert [t.id for t in tokens] == expected and stream.generated_tokens == len(expected)
+    assert all(t.logprob is not None and t.logprob <= 0 for t in tokens)
+    assert lookup._plain is None  # greedy generation never builds the plain pipeline
+
+    # a stop string ends the answer at its token even where one step returned several tokens
+    if len(tokens) > 3 and tokens[2].text.strip():
+        stopped = lookup.stream(ids, SamplingParams(max_new_tokens=24, stop=(tokens[2].text,)))
+        assert [t.id for t in stopped] == expected[:3] and stopped.finish_reason == "stop_sequence"
+
+    sampled = SamplingParams(max_new_tokens=5, do_sample=True, temperature=1.5, seed=7)
+    assert [t.id for t in lookup.stream(ids, sampled)] == [t.id for t in plain.stream(ids, sampled)]
+    assert [t.id for t in lookup.prefill(ids[:5])] == ids[:5]
+    assert lookup._plain is not None
+
+
+@pytest.mark.slow
 def test_seeded_sampling_repeats_and_unsupported_options_are_refused(registered: tuple[str, Path]) -> None:
     name, cache = registered
     engine = load_engine(name, cache_dir=cache, runtime=RUNTIME, threads=1)
@@ -104,8 +133,9 @@ def test_the_tgi_server_serves_the_openvino_engine(
     from rag.serve.startup import build_server, running_server
 
     name, cache = registered
-    server = build_server(name, cache_dir=cache, engine=RUNTIME, threads=1)
-    assert server.engine.runtime == RUNTIME
+    # with prompt lookup, as `serve tgi` runs by default: the prompt is scored by the plain pipeline
+    server = build_server(name, cache_dir=cache, engine=RUNTIME, threads=1, lookup_tokens=5)
+    assert server.engine.runtime == RUNTIME and server.engine.lookup_tokens == 5
     body = {
         "inputs": "Hallo Welt",
         "parameters": {"max_new_tokens": 4, "details": True, "decoder_input_details": True},
@@ -127,7 +157,12 @@ def test_the_default_generator_answers_in_german_through_its_openvino_copy(
     state = openvino_state(MODELS[name], settings.model_cache_dir)
     if state.status != "ready":
         pytest.skip(f"{state.path.name} is {state.status}: run `heise-rag models provision --name {name}`")
-    engine = load_engine(name, cache_dir=settings.model_cache_dir, runtime=RUNTIME)
+    engine = load_engine(
+        name,
+        cache_dir=settings.model_cache_dir,
+        runtime=RUNTIME,
+        lookup_tokens=settings.generator_lookup_tokens,
+    )
     assert engine.runtime == RUNTIME
     ids = engine.encode_chat([{"role": "user", "content": "Was ist die Hauptstadt von Deutschland?"}])
     stream = engine.stream(ids, SamplingParams(max_new_tokens=16))
