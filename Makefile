@@ -65,7 +65,7 @@ bench: setup
 	$(BIN)/python -m bench.reader --output var/bench/reader.json
 	$(BIN)/python -m bench.generation --output var/bench/generation.json
 	$(BIN)/heise-rag models provision --onnx --engine openvino-int8 --name qwen2.5-coder-0.5b-instruct
-	$(BIN)/python -m bench.generation --engines transformers,openvino-int8,onnx-int8,onnx-int4 --questions 10 \
+	$(BIN)/python -m bench.generation --engines transformers,openvino-int8@0,openvino-int8,onnx-int8,onnx-int4 --questions 10 \
 		--max-new-tokens 256 --output var/bench/generation-engines.json
 	$(BIN)/python -m bench.quantization --output var/bench/quantization.json
 	$(BIN)/python -m bench.classifier --output var/bench/classifier.json
