@@ -254,17 +254,26 @@ def _disk_bytes(settings: Settings, model: str, label: str) -> int:
 
 
 def probe_memory(model: str, engine: str, max_new_tokens: int, source_chars: int | None) -> dict[str, Any]:
-    """Load one engine and answer one dev question in this (fresh) process; report its peak RSS.
+    """Load one engine and answer one dev question in this (fresh) process; report its peak RSS
+    and, after the answer, how much of the resident memory is its own and how much mapped files.
 
-    Read from ``VmHWM``, the high-water mark of this process image: ``ru_maxrss`` survives
-    ``exec`` on Linux and reported the parent's peak for both engines.
+    Peak from ``VmHWM``, the high-water mark of this process image: ``ru_maxrss`` survives
+    ``exec`` on Linux and reported the parent's peak for both engines. The split matters for the
+    OpenVINO engine, which maps its weight file: those pages are page cache that the kernel can
+    share and reclaim, unlike the process's own (anonymous) memory.
     """
     chat_model = _engine_model(get_settings(), model, engine, max_new_tokens)
     runtime = chat_model.warm_up().runtime  # type: ignore[attr-defined]
     one_run(PROMPT | chat_model, dev_cases(1, source_chars=source_chars)[0].inputs)
-    status = Path("/proc/self/status").read_text(encoding="utf-8")
-    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
-    return {"runtime": runtime, "peak_rss_mb": peak_kb / 1024}
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    kb = {key: int(status[key].split()[0]) for key in ("VmHWM", "RssAnon", "RssFile")}
+    return {
+        "runtime": runtime,
+        "peak_rss_mb": kb["VmHWM"] / 1024,
+        # after the answer: memory of its own (not reclaimable) and mapped files (weights, libraries)
+        "anon_mb": kb["RssAnon"] / 1024,
+        "file_mb": kb["RssFile"] / 1024,
+    }
 
 
 def _probe_in_child(model: str, engine: str, max_new_tokens: int, source_chars: int | None) -> dict[str, Any]:
@@ -302,6 +311,8 @@ def compare_engines(
             "load_s": round(load_s, 2),
             "disk_mb": round(_disk_bytes(settings, model, engine) / 2**20),
             "peak_rss_mb": round(memory["peak_rss_mb"]),
+            "anon_mb": round(memory["anon_mb"]),
+            "file_mb": round(memory["file_mb"]),
         }
     rows: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
     for i, case in enumerate(cases):
