@@ -24,6 +24,9 @@ def train_reader(
     top_layers: Annotated[int, typer.Option(min=1, max=12, help="Obere E5-Schichten mit LoRA.")] = 6,
     max_length: Annotated[int, typer.Option(min=64, help="Tokens je Fenster (Frage + Passage).")] = 256,
     heise_examples: Annotated[int, typer.Option(min=0, help="Lückenfragen aus Schlagzeilen.")] = 3000,
+    passage_examples: Annotated[
+        int, typer.Option(min=0, help="Lückenfragen über Absätze aus 10kGNAD (5 Sätze je Passage).")
+    ] = 0,
     xquad_repeat: Annotated[
         int, typer.Option(min=1, help="XQuAD-Fragen (von Menschen) je Epoche so oft.")
     ] = 2,
@@ -53,7 +56,7 @@ def train_reader(
         )
     if threads:
         torch.set_num_threads(threads)
-    data_config = ReaderDataConfig(heise_examples=heise_examples)
+    data_config = ReaderDataConfig(heise_examples=heise_examples, passage_examples=passage_examples)
     examples = build_reader_examples(
         xquad=files[XQUAD_FILE],
         gnad=files[GNAD_FILE],

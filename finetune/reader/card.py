@@ -22,6 +22,14 @@ def render_card(result: ReaderTrainResult, data: ReaderDataConfig, size_bytes: i
         for h in result.history
     )
     examples = "\n".join(f"| {k} | {v} |" for k, v in result.examples.items() if v)
+    passages = (
+        f"\n- `gnad-passage`: cloze questions as for heise over one 10kGNAD sentence, asked over a window "
+        f"of\n  {data.passage_sentences} sentences of its article with the asked one at a random place "
+        f"(paragraph-long\n  passages with distractor spans, as in open retrieval); no-answer twins "
+        f"as for heise."
+        if data.passage_examples
+        else ""
+    )
     return f"""# heise-rag extractive reader (German)
 
 A span head on `{c.base_model}` (the provisioned E5 encoder): for a question and one passage it
@@ -45,7 +53,7 @@ at load time.
   question over the TF-IDF-nearest headline without the answer. Headlines that answer a heise dev
   question are excluded.
 - `gnad`: template questions (year, quantity, speaker) over 10kGNAD sentences, each over its
-  sentence and the {data.gnad_window - 1} after it; no-answer twins as for heise.
+  sentence and the {data.gnad_window - 1} after it; no-answer twins as for heise.{passages}
 
 ## Training
 
@@ -76,7 +84,9 @@ no GPU.
 ## Reproduce
 
 ```
-heise-rag train reader --epochs {c.epochs} --top-layers {c.top_layers} --max-length {c.max_length}
+heise-rag train reader --epochs {c.epochs} --top-layers {c.top_layers} --max-length {c.max_length} \\
+  --xquad-repeat {c.xquad_repeat} --heise-examples {data.heise_examples} \\
+  --passage-examples {data.passage_examples}
 ```
 """
 

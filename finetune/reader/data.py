@@ -6,6 +6,9 @@ material whose answers are known without a human:
   is ``xquad-heldout.jsonl`` and never seen here), each over its gold paragraph, plus the same
   question over another paragraph of its article as a hard no-answer example (same topic, no span);
 - template questions over 10kGNAD sentences (``span_questions``: a year, a quantity, a speaker);
+- cloze questions over 10kGNAD sentences asked over a paragraph-long window around the sentence
+  (``passage_questions``): the only long passages with many distractor spans besides XQuAD's, which
+  is what the reader meets in open retrieval over paragraphs;
 - cloze questions over heise headlines (``headline_questions``): a name, product, number or quote
   of the headline replaced by a question word; the no-answer twin asks it over the headline most
   similar to it by TF-IDF that lacks the answer (a lexical hard negative, as the retriever would
@@ -55,6 +58,8 @@ class ReaderDataConfig:
     dev_share: float = 0.15
     negative_share: float = 0.3  # share of positives that get a no-answer twin
     heise_examples: int = 3000
+    passage_examples: int = 0  # cloze questions over 10kGNAD paragraph windows
+    passage_sentences: int = 5  # sentences of such a window, the asked one at a random place in it
     gnad_window: int = 3  # sentences of a 10kGNAD passage (the answer's and those after it)
     word_dropout: float = 0.1  # of question words, so cloze questions do not match word for word
     min_question_words: int = 3  # alphabetic words a cloze question keeps besides its question word
@@ -120,6 +125,44 @@ def headline_questions(
         made += 1
         split = split_of(headlines[i].id, config.dev_share)
         yield ReaderExample(question, title, offset + start, answer, "heise", headlines[i].id, split)
+
+
+def passage_questions(
+    gnad: Sequence[Article], config: ReaderDataConfig, rng: random.Random
+) -> Iterator[ReaderExample]:
+    """Cloze questions over one 10kGNAD sentence, asked over a window of its article's sentences.
+
+    One question per article and round, articles in random order, so that long articles do not
+    dominate; the window puts the asked sentence at a random place so the answer is not always first."""
+    bodies = [(a, sentences(a.body)) for a in gnad]
+    rng.shuffle(bodies)
+    made = 0
+    for _round in range(3):
+        for article, body in bodies:
+            if made >= config.passage_examples:
+                return
+            if len(body) < 2:
+                continue
+            index = rng.randrange(len(body))
+            sentence = body[index]
+            # a capitalised pair at a sentence's start is mostly an ordinary word, not a name
+            candidates = [c for c in cloze_candidates(sentence) if c[1] > 0 and len(sentence.split()) <= 40]
+            if not candidates:
+                continue
+            wh, start, answer = rng.choice(candidates)
+            question = cloze_question(sentence, start, answer, wh, rng, config.word_dropout)
+            if sum(w.isalpha() for w in question.split()[len(wh.split()) :]) < config.min_question_words:
+                continue
+            first = max(
+                0, min(index - rng.randrange(config.passage_sentences), len(body) - config.passage_sentences)
+            )
+            window = body[first : first + config.passage_sentences]
+            before = " ".join(window[: index - first])
+            context = " ".join(window)
+            offset = len(before) + (1 if before else 0) + start
+            made += 1
+            split = split_of(article.id, config.dev_share)
+            yield ReaderExample(question, context, offset, answer, "gnad-passage", article.id, split)
 
 
 def gnad_questions(gnad: Sequence[Article], config: ReaderDataConfig) -> Iterator[ReaderExample]:
@@ -198,12 +241,16 @@ def build_reader_examples(
     heise = list(headline_questions(heads, config, rng))
     gnad_examples = list(gnad_questions(gnad_articles, config))
     gnad_pool = [" ".join(sentences(a.body)[:3]) for a in gnad_articles]
+    # its own generator: the other sources draw the same examples whether or not passages are asked
+    passages = list(passage_questions(gnad_articles, config, random.Random(f"{config.seed}-passages")))
     examples = [
         *xquad_questions(xquad, config, rng),
         *heise,
         *lexical_negatives(heise, [h.title for h in heads], config.negative_share, rng),
         *gnad_examples,
         *lexical_negatives(gnad_examples, gnad_pool, config.negative_share, rng),
+        *passages,
+        *lexical_negatives(passages, [e.context for e in passages], config.negative_share, rng),
     ]
     rng.shuffle(examples)
     return examples

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from finetune.answer_adapter.sft_data import articles
+from finetune.answer_adapter.sft_data import articles, sentences
 from finetune.reader.data import (
     ReaderDataConfig,
     ReaderExample,
@@ -17,6 +17,7 @@ from finetune.reader.data import (
     gnad_questions,
     headline_questions,
     lexical_negatives,
+    passage_questions,
 )
 from ingest.sources.gnad import read_gnad
 from ingest.sources.headlines import read_headlines
@@ -82,3 +83,20 @@ def test_dev_headlines_are_never_made_into_training_questions(
     dev.write_text(json.dumps({"qid": "d1", "question": "?", "gold_ids": [6315231]}) + "\n", encoding="utf-8")
     assert excluded_headlines(dev) == {"6315231"}
     assert excluded_headlines(tmp_path / "missing.jsonl") == set()
+
+
+def test_passage_questions_ask_one_sentence_over_a_window_of_its_article(inputs: tuple[Path, Path]) -> None:
+    gnad_file, _ = inputs
+    gnad = articles(read_gnad(gnad_file))
+    config = ReaderDataConfig(passage_examples=20, passage_sentences=4, word_dropout=0.0)
+    made = list(passage_questions(gnad, config, random.Random(3)))
+    assert 0 < len(made) <= 20
+    for example in made:
+        assert example.answer_start is not None
+        assert example.context[example.answer_start :].startswith(example.answer)
+        assert example.answer not in example.question
+        assert 1 <= len(sentences(example.context)) <= 4
+        body = next(sentences(a.body) for a in gnad if a.id == example.group)
+        assert example.context in " ".join(body)
+    # none asked by default (the committed reader was trained without them)
+    assert list(passage_questions(gnad, ReaderDataConfig(), random.Random(3))) == []

@@ -60,11 +60,14 @@ def test_training_saves_an_artifact_the_served_reader_loads_and_reads_with(
     assert (result.dev.answerable, result.dev.unanswerable) == (1, 1)
     info = ReaderInfo.load(tmp_path)
     assert (info.base_model, info.max_length, info.stride) == ("multilingual-e5-small", 64, 16)
-    assert (
-        write_model_card(tmp_path, result, ReaderDataConfig())
-        .read_text(encoding="utf-8")
-        .startswith("# heise")
+    card = write_model_card(tmp_path, result, ReaderDataConfig(passage_examples=5)).read_text(
+        encoding="utf-8"
     )
+    # the card's command reproduces the recipe, data options included
+    assert "--epochs 2 --top-layers 1 --max-length 64" in card
+    assert "--heise-examples 3000" in card and "--passage-examples 5" in card and "`gnad-passage`" in card
+    plain = write_model_card(tmp_path, result, ReaderDataConfig()).read_text(encoding="utf-8")
+    assert "`gnad-passage`" not in plain
 
     reader = SpanReader(folder=tmp_path, model_cache_dir=settings.model_cache_dir)
     passages = ["Kurz notiert: SiFive macht Ernst gegen ARMs Smartphone-Vormacht", "Ein zweiter Text. " * 30]
