@@ -15,6 +15,7 @@ one encyclopedia article) gave only false conflicts, two years of one history (1
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.core.answer import Evidence, SourceRef
@@ -23,6 +24,7 @@ from rag.reader.reader import Reading
 from rag.retrieval.passages import SENTENCE
 
 _CITATION_MARK = "[{}]"
+_CITED = re.compile(r"\[(\d+)\]")
 # A second source counts as disagreeing only when the reader is this sure of both values: a
 # disagreement claimed on a guess would be worse than one value.
 CONFLICT_CONFIDENCE = 0.5
@@ -135,5 +137,12 @@ def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef]) 
 
 
 def keeps_evidence(text: str, evidence: Evidence) -> bool:
-    """A generated answer is accepted only if it holds the span and cites the evidence's source."""
-    return _value(evidence.span) in _value(text) and _CITATION_MARK.format(evidence.source) in text
+    """A generated answer is accepted only if it holds the span and cites the evidence's source only.
+
+    The span must stand as words of its own outside the citation markers: the 0.5B model once wrote
+    a run of markers up to ``[31]`` for the span ``31``, and ``31`` inside ``2031`` is another value.
+    Citing another source, which does not hold the span, counts as drift too."""
+    if {int(n) for n in _CITED.findall(text)} != {evidence.source}:
+        return False
+    prose = _value(_CITED.sub(" ", text))
+    return re.search(rf"(?<!\w){re.escape(_value(evidence.span))}(?!\w)", prose) is not None

@@ -98,3 +98,14 @@ def test_a_generated_answer_must_keep_the_span_and_cite_its_source() -> None:
     assert keeps_evidence("Die Konsole kostet 450 Euro [1].", evidence)
     assert not keeps_evidence("Die Konsole kostet 499 Euro [1].", evidence)
     assert not keeps_evidence("Die Konsole kostet 450 Euro [2].", evidence)
+    assert not keeps_evidence("Die Konsole kostet 450 Euro [1][2].", evidence)  # [2] lacks the span
+    assert not keeps_evidence("Die Konsole kostet 1450 Euro [1].", evidence)
+    assert keeps_evidence("Laut [1] kostet die Konsole „450 Euro“.", evidence)
+
+
+def test_a_span_inside_a_citation_marker_is_not_kept() -> None:
+    (evidence,) = choose_evidence([_reading(0, "450", 0.9)], SOURCES, PASSAGES, 0.3)
+    assert keeps_evidence("Sie kostet 450 Euro [1].", evidence)
+    # what the answer model once wrote for the span 31: markers only, up to [31]
+    assert not keeps_evidence("[1] [2] [3] [450]", evidence)
+    assert not keeps_evidence("Im Jahr 1450 [1].", evidence)
