@@ -51,6 +51,7 @@ def main() -> None:
         assert settings.reader_model is not None
         reader = SpanReader(
             folder=settings.reader_model,
+            passage_folder=settings.reader_passage_model,
             model_cache_dir=settings.model_cache_dir,
             device=settings.device,
             dtype=inference_dtype(dtype, settings.device),  # type: ignore[arg-type]

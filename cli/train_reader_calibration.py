@@ -2,7 +2,9 @@
 
 The dev questions run through the configured pipeline (see ``finetune/reader/calibrate.py``); the
 configured reader's ``reader.json`` gets the new scalings, and its model card a section with the
-figures. Heavy modules are imported inside the command so the CLI starts fast.
+figures. With a passage reader configured, its margins are the passage points, and it gets the same
+scalings (it reads only passages, so only the passage scaling applies to it). Heavy modules are
+imported inside the command so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -42,16 +44,23 @@ def train_reader_calibration(
             (load_question_set(data_dir / HEISE_QA_FILE, None), collection),
             (heldout_only(load_question_set(None, data_dir / XQUAD_FILE)), squad_collection),
         ]
-        info = ReaderInfo.load(settings.reader_model)
+        folders = [settings.reader_model]
+        before = ReaderInfo.load(settings.reader_model).calibration
+        if settings.reader_passage_model is not None:
+            folders.append(settings.reader_passage_model)
+            passage = ReaderInfo.load(settings.reader_passage_model).calibration
+            before = replace(before, slope=passage.slope, bias=passage.bias)
         points = collect_points(settings, sets)
     except (QuestionSetError, OSError, ValueError, AskError, EvalSetupError, StoreUnavailableError) as exc:
         raise fail(str(exc)) from exc
-    fit = fit_by_passage_kind(points, info.calibration)
-    replace(info, calibration=fit.calibration).save(settings.reader_model)
-    card = settings.reader_model / "MODEL_CARD.md"
-    if card.is_file():
-        text = card.read_text(encoding="utf-8").split(CARD_SECTION)[0].rstrip()
-        card.write_text(text + "\n\n" + card_section(fit.figures, fit.calibration) + "\n", encoding="utf-8")
+    fit = fit_by_passage_kind(points, before)
+    for folder in folders:
+        replace(ReaderInfo.load(folder), calibration=fit.calibration).save(folder)
+        card = folder / "MODEL_CARD.md"
+        if card.is_file():
+            text = card.read_text(encoding="utf-8").split(CARD_SECTION)[0].rstrip()
+            section = card_section(fit.figures, fit.calibration)
+            card.write_text(text + "\n\n" + section + "\n", encoding="utf-8")
     for kind, row in fit.figures.items():
         typer.echo(
             f"{kind}: {row['n']:.0f} Antworten, richtig {row['right']:.3f}, mittlere Konfidenz "

@@ -112,6 +112,7 @@ def run_answer_eval(
         "reader": f"{settings.reader_model} (min confidence {settings.reader_min_confidence})"
         if reads
         else "none",
+        "passage reader": str(settings.reader_passage_model) if reads else "none",
         "judge": f"{request.judge} ({request.judge_model})" if request.judge else "none",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

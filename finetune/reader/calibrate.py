@@ -25,11 +25,7 @@ from finetune.reader.training import RIGHT_F1, fit_calibration
 from rag.core.settings import Settings
 from rag.pipelines.ask import AskOptions
 from rag.pipelines.components import open_pipeline
-from rag.reader.model import Calibration
-
-HEADLINE_CHARS = 200
-"""Longest passage scaled as a headline: heise headlines run to ~120 characters, XQuAD paragraphs
-and 10kGNAD chunks start at several hundred."""
+from rag.reader.model import HEADLINE_CHARS, Calibration
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,12 @@ class Settings(BaseSettings):
         description="Extractive reader (LoRA adapter + span head, reader.json); unset: no reader, "
         "answers are generated from the sources.",
     )
+    reader_passage_model: Path | None = Field(
+        default=None,
+        description="Second reader for passages longer than a headline (200 characters: "
+        "paragraphs), same folder layout and base model; unset: one reader "
+        "reads everything.",
+    )
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
         description="Reader weight dtype; `auto`: bfloat16 on a CPU with native bf16, else float32.",
@@ -369,7 +375,7 @@ class Settings(BaseSettings):
         description="Users and `group:NAME` entries who may do everything, reading feedback included.",
     )
 
-    @field_validator("qdrant_tls_ca_cert", "reader_model", mode="before")
+    @field_validator("qdrant_tls_ca_cert", "reader_model", "reader_passage_model", mode="before")
     @classmethod
     def _empty_path_is_unset(cls, value: object) -> object:
         """Compose passes an unset variable as an empty string; an empty CA path means none."""

@@ -2,12 +2,17 @@
 
 Why one batch for all sources: the ask path reads three sources of at most a few hundred tokens;
 their windows go through the encoder together, which is the cheapest way on a CPU.
+
+Why an optional second reader for longer passages: training on paragraph questions makes the reader
+better on paragraphs (XQuAD) and worse on headlines, whose answers it then cuts short (README,
+Evaluation). With ``passage_folder`` set, passages longer than ``HEADLINE_CHARS`` go to the
+passage reader; the two share every weight their adapters left alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -16,7 +21,14 @@ from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from rag.core.settings import Settings
 from rag.models.dtypes import inference_dtype
-from rag.reader.model import Calibration, ReaderInfo, encode_windows, load_reader
+from rag.reader.model import (
+    HEADLINE_CHARS,
+    Calibration,
+    ReaderInfo,
+    encode_windows,
+    load_reader,
+    share_unchanged,
+)
 from rag.reader.spans import SpanScore, best_span, trim_span
 
 
@@ -32,13 +44,31 @@ class Reading:
     confidence: float
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """The loaded models: the (headline) reader, the optional passage reader, one tokenizer."""
+
+    model: torch.nn.Module
+    info: ReaderInfo
+    tokenizer: PreTrainedTokenizerBase
+    passage_model: torch.nn.Module | None = None
+    passage_info: ReaderInfo | None = None
+
+
 class SpanReader:
-    """Loads the reader once (lazily, or in ``warm_up``) and reads questions against passages."""
+    """Loads the reader(s) once (lazily, or in ``warm_up``) and reads questions against passages."""
 
     def __init__(
-        self, *, folder: Path, model_cache_dir: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
+        self,
+        *,
+        folder: Path,
+        model_cache_dir: Path,
+        passage_folder: Path | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.folder = folder
+        self.passage_folder = passage_folder
         self._model_cache_dir = model_cache_dir
         self._device = device
         self._dtype = dtype
@@ -48,21 +78,34 @@ class SpanReader:
         assert settings.reader_model is not None, "the caller checks that a reader is configured"
         return cls(
             folder=settings.reader_model,
+            passage_folder=settings.reader_passage_model,
             model_cache_dir=settings.model_cache_dir,
             device=settings.device,
             dtype=inference_dtype(settings.reader_dtype, settings.device),
         )
 
     @cached_property
-    def _loaded(self) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ReaderInfo]:
-        return load_reader(self.folder, self._model_cache_dir, self._device, self._dtype)
+    def _loaded(self) -> _Loaded:
+        model, tokenizer, info = load_reader(self.folder, self._model_cache_dir, self._device, self._dtype)
+        if self.passage_folder is None:
+            return _Loaded(model, info, tokenizer)
+        if (base := ReaderInfo.load(self.passage_folder).base_model) != info.base_model:
+            raise ValueError(
+                f"Leser {self.folder} und Absatz-Leser {self.passage_folder} haben verschiedene "
+                f"Basismodelle ({info.base_model} / {base}); beide brauchen dasselbe."
+            )
+        passage_model, _, passage_info = load_reader(
+            self.passage_folder, self._model_cache_dir, self._device, self._dtype
+        )
+        share_unchanged(passage_model, model)
+        return _Loaded(model, info, tokenizer, passage_model, passage_info)
 
     @property
     def info(self) -> ReaderInfo:
-        return self._loaded[2]
+        return self._loaded.info
 
     def warm_up(self) -> None:
-        """Load the model now rather than on the first question."""
+        """Load the model(s) now rather than on the first question."""
         _ = self._loaded
 
     @torch.inference_mode()
@@ -70,7 +113,30 @@ class SpanReader:
         """One Reading per passage that has a candidate span, best margin first."""
         if not passages:
             return []
-        model, tokenizer, info = self._loaded
+        loaded = self._loaded
+        if loaded.passage_model is None or loaded.passage_info is None:
+            return self._read(loaded.model, loaded.info, loaded.tokenizer, question, passages)
+        short = [i for i, text in enumerate(passages) if len(text) <= HEADLINE_CHARS]
+        long = [i for i, text in enumerate(passages) if len(text) > HEADLINE_CHARS]
+        found = []
+        for indices, model, info in (
+            (short, loaded.model, loaded.info),
+            (long, loaded.passage_model, loaded.passage_info),
+        ):
+            group = self._read(model, info, loaded.tokenizer, question, [passages[i] for i in indices])
+            found += [replace(r, passage=indices[r.passage]) for r in group]
+        return sorted(found, key=lambda r: r.margin, reverse=True)
+
+    def _read(
+        self,
+        model: torch.nn.Module,
+        info: ReaderInfo,
+        tokenizer: PreTrainedTokenizerBase,
+        question: str,
+        passages: Sequence[str],
+    ) -> list[Reading]:
+        if not passages:  # every passage went to the other reader
+            return []
         enc = encode_windows(tokenizer, question, passages, max_length=info.max_length, stride=info.stride)
         inputs = {k: enc[k].to(self._device) for k in ("input_ids", "attention_mask")}
         output = model(**inputs)

@@ -9,14 +9,9 @@ import pytest
 
 from eval.answer_eval import AnswerRecord
 from eval.questions import EvalQuestion
-from finetune.reader.calibrate import (
-    HEADLINE_CHARS,
-    CalibrationPoint,
-    calibration_points,
-    fit_by_passage_kind,
-)
+from finetune.reader.calibrate import CalibrationPoint, calibration_points, fit_by_passage_kind
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef
-from rag.reader.model import Calibration
+from rag.reader.model import HEADLINE_CHARS, Calibration
 
 
 def test_headlines_use_their_own_scaling_only_when_it_is_set() -> None:
