@@ -127,3 +127,14 @@ def _mean_confidence(calibration: Calibration, points: Sequence[CalibrationPoint
 def _ece(calibration: Calibration, points: Sequence[CalibrationPoint]) -> float:
     labels = np.array([p.right for p in points])
     return expected_calibration_error(labels, _confidences(calibration, points))
+
+
+def per_reader(fitted: Calibration, reader: Calibration, passage_reader: bool) -> list[Calibration]:
+    """What each configured reader stores: [reader] or [reader, passage reader].
+
+    With a passage reader the reader reads only headlines, so only its headline scaling is refitted;
+    its passage scaling stays the one that fits its own margins, for use without the passage reader.
+    """
+    if not passage_reader:
+        return [fitted]
+    return [replace(fitted, slope=reader.slope, bias=reader.bias), fitted]

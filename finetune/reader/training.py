@@ -341,6 +341,7 @@ def train_reader(
         "default"
     ].base_model_name_or_path = config.base_model  # a name, not this machine's path
     model.save_pretrained(str(output))
+    (output / "README.md").unlink(missing_ok=True)  # peft's template names this machine's paths
     result = ReaderTrainResult(
         config=config,
         history=history,

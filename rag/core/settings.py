@@ -106,10 +106,10 @@ class Settings(BaseSettings):
         "answers are generated from the sources.",
     )
     reader_passage_model: Path | None = Field(
-        default=None,
+        default=PROJECT_ROOT / "finetune" / "artifacts" / "reader-passages",
         description="Second reader for passages longer than a headline (200 characters: "
-        "paragraphs), same folder layout and base model; unset: one reader "
-        "reads everything.",
+        "paragraphs), same folder layout and base model; chosen on dev data (README, Evaluation); "
+        "unset: one reader reads everything.",
     )
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",

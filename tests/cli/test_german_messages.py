@@ -158,13 +158,14 @@ def test_locked_store_and_unknown_collection_are_german() -> None:
 
 
 def test_reader_calibration_on_an_unknown_collection_is_german_and_writes_nothing() -> None:
-    reader = get_settings().reader_model
-    assert reader is not None
-    before = (reader / "reader.json").read_text(encoding="utf-8")
+    settings = get_settings()
+    readers = [settings.reader_model, settings.reader_passage_model]
+    assert None not in readers
+    before = [(reader / "reader.json").read_text(encoding="utf-8") for reader in readers if reader]
     result = CliRunner().invoke(app, ["train", "reader-calibration", "--collection", "gibt-es-nicht"])
     assert result.exit_code == 1 and "gibt es noch nicht" in result.output, result.output
     assert english_lines(result.output) == [], result.output
-    assert (reader / "reader.json").read_text(encoding="utf-8") == before
+    assert [(reader / "reader.json").read_text(encoding="utf-8") for reader in readers if reader] == before
 
 
 @pytest.mark.usefixtures("isolated_env")

@@ -9,7 +9,7 @@ import pytest
 
 from eval.answer_eval import AnswerRecord
 from eval.questions import EvalQuestion
-from finetune.reader.calibrate import CalibrationPoint, calibration_points, fit_by_passage_kind
+from finetune.reader.calibrate import CalibrationPoint, calibration_points, fit_by_passage_kind, per_reader
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef
 from rag.reader.model import HEADLINE_CHARS, Calibration
 
@@ -92,3 +92,14 @@ def test_a_kind_with_one_outcome_keeps_the_old_scaling() -> None:
     fit = fit_by_passage_kind(points, before)
     assert (fit.calibration.slope, fit.calibration.bias) == (before.slope, before.bias)
     assert fit.calibration.headline_slope is None and "passage" not in fit.figures
+
+
+def test_with_a_passage_reader_the_reader_keeps_its_own_passage_scaling() -> None:
+    reader = Calibration(slope=0.3, bias=-2.0)
+    fitted = Calibration(slope=0.1, bias=-1.0, headline_chars=200, headline_slope=0.2, headline_bias=0.8)
+    assert per_reader(fitted, reader, passage_reader=False) == [fitted]
+    own, passage = per_reader(fitted, reader, passage_reader=True)
+    assert passage == fitted
+    # the headline scaling is new (it saw the reader's headline margins), the passage one its own
+    assert (own.headline_slope, own.headline_bias, own.headline_chars) == (0.2, 0.8, 200)
+    assert (own.slope, own.bias) == (0.3, -2.0)

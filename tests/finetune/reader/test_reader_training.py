@@ -58,6 +58,7 @@ def test_training_saves_an_artifact_the_served_reader_loads_and_reads_with(
     assert [h["epoch"] for h in result.history] == [1, 2]
     assert result.best_epoch in (1, 2)
     assert (result.dev.answerable, result.dev.unanswerable) == (1, 1)
+    assert not (tmp_path / "README.md").exists()  # peft's template, with this machine's paths
     info = ReaderInfo.load(tmp_path)
     assert (info.base_model, info.max_length, info.stride) == ("multilingual-e5-small", 64, 16)
     card = write_model_card(tmp_path, result, ReaderDataConfig(passage_examples=5)).read_text(
