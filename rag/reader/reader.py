@@ -25,6 +25,7 @@ from rag.reader.model import (
     HEADLINE_CHARS,
     Calibration,
     ReaderInfo,
+    adapted_modules,
     encode_windows,
     load_reader,
     share_unchanged,
@@ -97,7 +98,8 @@ class SpanReader:
         passage_model, _, passage_info = load_reader(
             self.passage_folder, self._model_cache_dir, self._device, self._dtype
         )
-        share_unchanged(passage_model, model)
+        adapted = adapted_modules(self.folder) | adapted_modules(self.passage_folder)
+        share_unchanged(passage_model, model, adapted)
         return _Loaded(model, info, tokenizer, passage_model, passage_info)
 
     @property

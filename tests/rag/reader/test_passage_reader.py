@@ -23,10 +23,10 @@ PARAGRAPH = (
 QUESTION = "Welcher Chipdesigner greift ARM an?"
 
 
-def _artifact(folder: Path, base_folder: Path, seed: int) -> Path:
+def _artifact(folder: Path, base_folder: Path, seed: int, top_layers: int) -> Path:
     """An untrained reader whose adapter and head differ by seed (LoRA's B matrices start at zero)."""
     torch.manual_seed(seed)
-    config = replace(ReaderTrainConfig(), top_layers=1, max_length=64, stride=16)
+    config = replace(ReaderTrainConfig(), top_layers=top_layers, max_length=64, stride=16)
     model = adapted_model(str(base_folder), config)
     for name, param in model.named_parameters():
         if "lora_B" in name or "qa_outputs" in name:
@@ -44,8 +44,9 @@ def readers(
     """(headline reader alone, passage reader alone, both routed by passage length)."""
     base = provisioned("multilingual-e5-small")
     root = tmp_path_factory.mktemp("readers")
-    headline = _artifact(root / "headline", base, seed=1)
-    passage = _artifact(root / "passage", base, seed=2)
+    # the reader adapts one layer more than the passage reader, which must not get that layer merged
+    headline = _artifact(root / "headline", base, seed=1, top_layers=2)
+    passage = _artifact(root / "passage", base, seed=2, top_layers=1)
     cache = settings.model_cache_dir
     return (
         SpanReader(folder=headline, model_cache_dir=cache),
@@ -84,10 +85,12 @@ def test_the_readers_share_what_their_adapters_left_alone(
     own = [name for name, param in second.items() if param is not first[name]]
     assert any("embeddings.word_embeddings" in name for name in shared)
     assert any("encoder.layer.0." in name for name in shared)
-    # the adapted top layer (LoRA merged into it) and the span head stay the passage reader's own
+    # the adapted top layers (LoRA merged into them: the reader's two, its own one) and the span head
+    # stay the passage reader's own
     assert any("encoder.layer.11.attention" in name for name in own)
+    assert any("encoder.layer.10.attention" in name for name in own)
     assert any("qa_outputs" in name for name in own)
-    assert not any("encoder.layer.0." in name for name in own)
+    assert not any("encoder.layer.9." in name for name in own)
 
 
 def test_a_passage_reader_on_another_base_is_refused(
