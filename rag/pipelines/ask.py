@@ -272,7 +272,7 @@ class RagPipeline:
         confidence = evidence[0].confidence if evidence else 0.0
         if not evidence or confidence < self.min_confidence:
             return REFUSAL, [], confidence
-        extractive = extractive_text(evidence, sources)
+        extractive = extractive_text(evidence, sources, question)
         if self.answer_mode == "extractive" or len(evidence) > 1:
             return extractive, evidence, confidence
         best = evidence[0]

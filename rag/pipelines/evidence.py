@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from rag.core.answer import Evidence, SourceRef
 from rag.core.modes import ReaderChoice
+from rag.pipelines.question_form import is_yes_no_question
 from rag.reader.reader import Reading
 from rag.retrieval.passages import SENTENCE
 
@@ -127,12 +128,17 @@ def _dated(evidence: Evidence, sources: Sequence[SourceRef]) -> str:
     return f"{evidence.span} {_CITATION_MARK.format(evidence.source)}{when}"
 
 
-def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef]) -> str:
-    """The span with its source; two disagreeing sources are both named, with their dates."""
+def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef], question: str) -> str:
+    """The span with its source; two disagreeing sources are both named, with their dates.
+
+    A yes/no question gets the span's sentence, quoted: a span cannot say yes or no
+    (``rag/pipelines/question_form.py``)."""
     if len(evidence) > 1:
         named = " und ".join(_dated(e, sources) for e in evidence)
         return f"Die Quellen nennen Unterschiedliches: {named}."
     best = evidence[0]
+    if is_yes_no_question(question):
+        return f"Die Quelle sagt dazu: „{best.sentence.strip()}“ {_CITATION_MARK.format(best.source)}."
     return f"{best.span} {_CITATION_MARK.format(best.source)}."
 
 

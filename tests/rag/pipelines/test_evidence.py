@@ -67,7 +67,7 @@ def test_the_sentence_around_a_span_and_the_span_offsets_inside_it() -> None:
 def test_one_confident_reading_is_the_evidence_and_the_extractive_answer_cites_it() -> None:
     evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
     assert [(e.source, e.span, e.sentence) for e in evidence] == [(1, "450 Euro", "Sie kostet 450 Euro.")]
-    assert extractive_text(evidence, SOURCES) == "450 Euro [1]."
+    assert extractive_text(evidence, SOURCES, "Wie viel kostet sie?") == "450 Euro [1]."
     # what the confidence was calibrated from travels with it (`heise-rag train reader-calibration`)
     assert (evidence[0].margin, evidence[0].passage_chars) == (9.0, len(PASSAGES[0]))
 
@@ -76,7 +76,7 @@ def test_two_sources_with_different_values_are_both_named_with_their_dates() -> 
     readings = [_reading(0, "450 Euro", 0.9), _reading(1, "500 Euro", 0.8)]
     evidence = choose_evidence(readings, SOURCES, PASSAGES, 0.3)
     assert [e.source for e in evidence] == [1, 2]
-    text = extractive_text(evidence, SOURCES)
+    text = extractive_text(evidence, SOURCES, "Wie viel kostet sie?")
     assert "450 Euro [1] (05.03.2023)" in text and "500 Euro [2] (20.03.2023)" in text
 
 
@@ -109,3 +109,9 @@ def test_a_span_inside_a_citation_marker_is_not_kept() -> None:
     # what the answer model once wrote for the span 31: markers only, up to [31]
     assert not keeps_evidence("[1] [2] [3] [450]", evidence)
     assert not keeps_evidence("Im Jahr 1450 [1].", evidence)
+
+
+def test_a_yes_no_question_gets_the_quoted_sentence_instead_of_a_bare_span() -> None:
+    evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
+    text = extractive_text(evidence, SOURCES, "Kostet sie mehr als 400 Euro?")
+    assert text == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."

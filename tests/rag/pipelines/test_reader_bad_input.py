@@ -75,3 +75,11 @@ def test_awkward_questions_get_a_span_of_a_cited_source_or_the_refusal(
         assert evidence.span in answer.text and f"[{evidence.source}]" in answer.text
         assert evidence.article_id == source.article_id
     assert "Mond" not in answer.text  # the passage's order is text to read, not to follow
+
+
+def test_a_yes_no_question_is_answered_with_the_quoted_statement_of_its_source(reader_env: Settings) -> None:
+    with open_pipeline(reader_env) as pipeline:
+        answer = pipeline.ask(QUESTIONS[1], AskOptions(k=3))
+    assert not answer.refused and answer.evidence
+    best = answer.evidence[0]
+    assert answer.text == f"Die Quelle sagt dazu: „{best.sentence.strip()}“ [{best.source}]."
