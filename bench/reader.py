@@ -4,7 +4,8 @@ Run with `make bench` (or `python -m bench.reader [--questions N]`). Targets fro
 issue on this 2-core machine: the reader on 3 sources p50 <= 150 ms and the whole answer p50 <= 2 s.
 The sources are what the ask path hands the reader (the default retrieval's top 3 articles, whole
 chunks); the reader in bfloat16 where the CPU has native bf16 (`auto`) and in float32 is timed in
-the same run, and, with a passage reader configured, the reader alone (what the second costs).
+the same run, and, with a passage reader configured, the reader alone (what the second costs, in
+time and in resident memory: each loaded in a fresh process that reads three questions).
 The whole answer is `RagPipeline.ask` in the extractive mode (search, read, write).
 """
 
@@ -12,26 +13,54 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from bench.ask import p
-from eval.questions import load_questions
+from eval.questions import EvalQuestion, load_questions
 from rag.core.datafiles import HEISE_QA_FILE
-from rag.core.settings import get_settings
+from rag.core.settings import Settings, get_settings
 from rag.models.dtypes import inference_dtype
 from rag.pipelines.ask import AskOptions
 from rag.pipelines.components import open_pipeline
 from rag.reader.reader import SpanReader
 
 
+def resident_mb(settings: Settings, questions: list[EvalQuestion], *, with_passage_reader: bool) -> float:
+    """Resident memory (MB) of this process after loading the reader(s) and reading ``questions``."""
+    reader = SpanReader.from_settings(
+        settings if with_passage_reader else settings.model_copy(update={"reader_passage_model": None})
+    )
+    headline = "Lockheed Martin: KI fliegt experimentellen Kampfjet mehr als 17 Stunden lang"
+    passage = "Der Regenwald umfasst sieben Millionen Quadratkilometer, davon 5,5 Millionen als Urwald. " * 4
+    for q in questions:
+        reader.read(q.question, [headline, passage])  # one for each reader
+    status = Path("/proc/self/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def resident_in_fresh_process(*, with_passage_reader: bool) -> float:
+    flag = "--resident-both" if with_passage_reader else "--resident-alone"
+    command = [sys.executable, "-m", "bench.reader", flag]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=26, help="heise dev questions to answer")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--resident-both", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--resident-alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     settings = get_settings().model_copy(update={"answer_mode": "extractive"})
     questions = load_questions(settings.resolved_data_dir / HEISE_QA_FILE).questions[: args.questions]
+    if args.resident_both or args.resident_alone:  # the child of resident_in_fresh_process
+        print(resident_mb(settings, questions[:3], with_passage_reader=args.resident_both))
+        return
     options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=False)
     figures: dict[str, object] = {"questions": len(questions), "sources": settings.answer_sources}
     with open_pipeline(settings) as pipeline:
@@ -72,6 +101,8 @@ def main() -> None:
     figures["float32_over_auto_p50"] = p50["float32"] / p50["auto"]
     if "auto_reader_alone" in p50:
         figures["with_passage_reader_over_alone_p50"] = p50["auto"] / p50["auto_reader_alone"]
+        figures["resident_mb_with_passage_reader"] = resident_in_fresh_process(with_passage_reader=True)
+        figures["resident_mb_reader_alone"] = resident_in_fresh_process(with_passage_reader=False)
     for key, value in figures.items():
         print(f"{key:36s} {value:.3f}" if isinstance(value, float) else f"{key:36s} {value}")
     checks = {

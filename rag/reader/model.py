@@ -8,6 +8,8 @@ and serving build the encoder's input with ``encode_windows`` so both see the sa
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -143,6 +145,24 @@ def share_unchanged(model: torch.nn.Module, like: torch.nn.Module, adapted: set[
             setattr(model.get_submodule(owner), attribute, other)
         else:  # its own copy: a view would keep the second load's memory-mapped weight file open
             param.data = param.data.clone()
+
+
+def release_freed_memory() -> None:
+    """Hand the heap memory freed by ``share_unchanged`` back to the operating system (glibc only).
+
+    Why: the second load converts the whole base to the inference dtype before its tensors are
+    replaced by the first reader's; glibc keeps those freed blocks in its heap, so without the trim
+    the process stays ~310 MB larger although the tensors are shared (measured: bf16, both readers
+    after three reads, 1,331 MB without, 1,044 MB with; the reader alone 1,010 MB). Elsewhere (musl,
+    macOS) there is no ``malloc_trim`` and nothing to do.
+    """
+    gc.collect()  # the second load's merged adapter wrapper is a reference cycle: free it first
+    try:
+        libc = ctypes.CDLL(None)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def encode_windows(

@@ -28,6 +28,7 @@ from rag.reader.model import (
     adapted_modules,
     encode_windows,
     load_reader,
+    release_freed_memory,
     share_unchanged,
 )
 from rag.reader.spans import SpanScore, best_span, trim_span
@@ -87,6 +88,12 @@ class SpanReader:
 
     @cached_property
     def _loaded(self) -> _Loaded:
+        loaded = self._load()
+        if loaded.passage_model is not None:
+            release_freed_memory()  # only once _load has returned is the second load's copy freed
+        return loaded
+
+    def _load(self) -> _Loaded:
         model, tokenizer, info = load_reader(self.folder, self._model_cache_dir, self._device, self._dtype)
         if self.passage_folder is None:
             return _Loaded(model, info, tokenizer)

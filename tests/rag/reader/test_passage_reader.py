@@ -12,7 +12,8 @@ import torch
 
 from finetune.reader.training import ReaderTrainConfig, adapted_model
 from rag.core.settings import Settings
-from rag.reader.model import HEADLINE_CHARS, ReaderInfo
+from rag.reader import model as reader_model
+from rag.reader.model import HEADLINE_CHARS, ReaderInfo, release_freed_memory
 from rag.reader.reader import SpanReader
 
 HEADLINE = "Kurz notiert: SiFive macht Ernst gegen ARMs Smartphone-Vormacht"
@@ -104,3 +105,24 @@ def test_a_passage_reader_on_another_base_is_refused(
     )
     with pytest.raises(ValueError, match=r"Basismodelle \(multilingual-e5-small / all-minilm-l6-v2\)"):
         mixed.warm_up()
+
+
+def test_releasing_freed_memory_is_skipped_where_the_c_library_has_no_malloc_trim(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[int] = []
+
+    class GlibcLike:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(pad)
+            return 1
+
+    class MuslLike:
+        pass
+
+    monkeypatch.setattr(reader_model.ctypes, "CDLL", lambda _name: GlibcLike())
+    release_freed_memory()
+    assert calls == [0]
+    monkeypatch.setattr(reader_model.ctypes, "CDLL", lambda _name: MuslLike())
+    release_freed_memory()  # no malloc_trim: nothing to do, no error
+    assert calls == [0]
