@@ -152,8 +152,8 @@ def release_freed_memory() -> None:
 
     Why: the second load converts the whole base to the inference dtype before its tensors are
     replaced by the first reader's; glibc keeps those freed blocks in its heap, so without the trim
-    the process stays ~310 MB larger although the tensors are shared (measured: bf16, both readers
-    after three reads, 1,331 MB without, 1,044 MB with; the reader alone 1,010 MB). Elsewhere (musl,
+    the process stays ~250 MB larger although the tensors are shared (measured: bf16, both readers
+    after three reads, 1,272 MiB without, 1,020 MiB with; the reader alone 995 MiB). Elsewhere (musl,
     macOS) there is no ``malloc_trim`` and nothing to do.
     """
     gc.collect()  # the second load's merged adapter wrapper is a reference cycle: free it first
