@@ -245,7 +245,14 @@ class RagPipeline:
         }
         if first_token is not None:
             timings["first_token"] = first_token
-        attributed_text, attributed = attribute_citations("".join(pieces), retrieval["sources"])
+        # An answer from the reader's evidence carries its citation already (built or checked by
+        # ``rag/pipelines/evidence.py``); attributing it again would split a span like "William E.
+        # Simon" at the initial and cite each piece.
+        attributed_text, attributed = (
+            ("".join(pieces), False)
+            if self.reads
+            else attribute_citations("".join(pieces), retrieval["sources"])
+        )
         text, citations = resolve_citations(attributed_text, retrieval["sources"])
         yield Answer(
             question=question,

@@ -58,6 +58,19 @@ def test_extractive_answer_is_the_span_with_its_source_and_the_evidence(ask_env:
     assert "read" in answer.timings
 
 
+def test_an_extractive_answer_keeps_its_single_citation_when_the_span_holds_a_full_stop(
+    ask_env: Settings,
+) -> None:
+    """Citation attribution is for generated text: it split "William E. Simon [1]." into "William
+    E [1]. Simon [1]." on the dev set. A span over a sentence end keeps one marker too."""
+    span = "Exchange-Warteschlangen fest. Microsoft hat ein Skript"
+    with open_pipeline(ask_env) as pipeline:
+        text, answer = _ask(pipeline, "extractive", FixedReader(span, 0.9))
+    assert isinstance(answer, Answer)
+    assert text == answer.text == f"{span} [1]."
+    assert not answer.citations_attributed
+
+
 def test_an_unsure_reader_refuses(ask_env: Settings) -> None:
     with open_pipeline(ask_env) as pipeline:
         *_, answer = _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler", 0.1))
