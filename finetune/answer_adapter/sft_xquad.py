@@ -22,7 +22,8 @@ from eval.questions import EvalQuestion, article_of, load_squad_questions, xquad
 from finetune.answer_adapter.sft_data import Passage, SftExample, make_example, split_of
 from ingest.sources.squad import read_squad
 from rag.core.domain import Article
-from rag.retrieval.passages import SENTENCE, focus_passage
+from rag.core.sentences import SENTENCE
+from rag.retrieval.passages import focus_passage
 
 HELDOUT_FILE = "xquad-heldout.jsonl"
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from rag.core.answer import SourceRef
-from rag.retrieval.passages import SENTENCE
+from rag.core.sentences import SENTENCE
 from rag.retrieval.sparse import tokenize
 
 _MARKER = re.compile(r"\[\d+(?:\s*,\s*\d+)*\]")

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 from rag.core.answer import Evidence, SourceRef
 from rag.core.modes import ReaderChoice
-from rag.pipelines.question_form import is_yes_no_question
+from rag.core.question_form import is_yes_no_question
+from rag.core.sentences import SENTENCE
 from rag.reader.reader import Reading
-from rag.retrieval.passages import SENTENCE
 
 _CITATION_MARK = "[{}]"
 _CITED = re.compile(r"\[(\d+)\]")
@@ -132,7 +132,7 @@ def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef], 
     """The span with its source; two disagreeing sources are both named, with their dates.
 
     A yes/no question gets the span's sentence, quoted: a span cannot say yes or no
-    (``rag/pipelines/question_form.py``)."""
+    (``rag/core/question_form.py``)."""
     if len(evidence) > 1:
         named = " und ".join(_dated(e, sources) for e in evidence)
         return f"Die Quellen nennen Unterschiedliches: {named}."

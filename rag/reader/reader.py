@@ -11,7 +11,7 @@ passage reader; the two share every weight their adapters left alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
+from rag.core.question_form import asks_for_number, names_number
+from rag.core.sentences import is_one_sentence
 from rag.core.settings import Settings
 from rag.models.dtypes import inference_dtype
 from rag.reader.model import (
@@ -149,7 +151,18 @@ class SpanReader:
         enc = encode_windows(tokenizer, question, passages, max_length=info.max_length, stride=info.stride)
         inputs = {k: enc[k].to(self._device) for k in ("input_ids", "attention_mask")}
         output = model(**inputs)
-        return readings(enc, output.start_logits, output.end_logits, passages, info.calibration)
+        return readings(
+            enc, output.start_logits, output.end_logits, passages, info.calibration, answer_test(question)
+        )
+
+
+def answer_test(question: str) -> Callable[[str], bool]:
+    """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
+    spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835"), and for "Wie viele
+    …?" or "Wann …?" also a number or date (``rag/core/question_form.py``)."""
+    if asks_for_number(question):
+        return lambda text: is_one_sentence(text) and names_number(text)
+    return is_one_sentence
 
 
 def readings(
@@ -158,14 +171,22 @@ def readings(
     end_logits: torch.Tensor,
     passages: Sequence[str],
     calibration: Calibration,
+    accept: Callable[[str], bool] | None = None,
 ) -> list[Reading]:
-    """The best span of each passage over its windows (``encode_windows``), best margin first."""
+    """The best span of each passage over its windows (``encode_windows``), best margin first.
+
+    With ``accept`` (a test of the span's text, ``answer_test``) a passage's reading is its best
+    accepted span, and its best span as before where none is."""
     starts, ends = start_logits.float().cpu().numpy(), end_logits.float().cpu().numpy()
     best: dict[int, SpanScore] = {}
+    accepted: dict[int, SpanScore] = {}
     for window, passage in enumerate(enc["overflow_to_sample_mapping"].tolist()):
-        span = best_span(starts[window], ends[window], enc["offset_mapping"][window])
-        if span and (passage not in best or _margin(span) > _margin(best[passage])):
-            best[passage] = span
+        offsets = enc["offset_mapping"][window]
+        _keep_better(best, passage, best_span(starts[window], ends[window], offsets))
+        if accept is not None:
+            test = _on_text(accept, passages[passage])
+            _keep_better(accepted, passage, best_span(starts[window], ends[window], offsets, accept=test))
+    best |= accepted
     found = []
     for passage, span in best.items():
         text = passages[passage]
@@ -175,6 +196,16 @@ def readings(
             confidence = calibration.probability(margin, len(text))
             found.append(Reading(passage, start, end, text[start:end], margin, confidence))
     return sorted(found, key=lambda r: r.margin, reverse=True)
+
+
+def _keep_better(best: dict[int, SpanScore], passage: int, span: SpanScore | None) -> None:
+    if span and (passage not in best or _margin(span) > _margin(best[passage])):
+        best[passage] = span
+
+
+def _on_text(accept: Callable[[str], bool], text: str) -> Callable[[int, int], bool]:
+    """``accept`` as a test of character offsets into ``text``."""
+    return lambda start, end: accept(text[start:end])
 
 
 def _margin(span: SpanScore) -> float:

@@ -10,7 +10,7 @@ candidate: above zero the head believes the passage answers the question.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +34,13 @@ def best_span(
     end_logits: np.ndarray,
     offsets: Sequence[tuple[int, int] | None],
     max_tokens: int = MAX_ANSWER_TOKENS,
+    accept: Callable[[int, int], bool] | None = None,
 ) -> SpanScore | None:
     """The highest-scoring valid span of one window; ``offsets[i]`` is None outside the passage.
 
     Only the ``TOP_STARTS`` best starts and ends are paired, as in the SQuAD reference decoder:
-    exhaustive pairing costs O(n²) for the same answer.
+    exhaustive pairing costs O(n²) for the same answer. ``accept`` (character offsets) limits the
+    candidates further, e.g. to spans that name a number; None when no candidate passes.
     """
     null = float(start_logits[0] + end_logits[0])
     valid = np.array([o is not None and o[1] > o[0] for o in offsets])
@@ -58,7 +60,8 @@ def best_span(
             if best is None or score > best.score:
                 first, last = offsets[i], offsets[j]
                 assert first is not None and last is not None
-                best = SpanScore(first[0], last[1], score, null)
+                if accept is None or accept(first[0], last[1]):
+                    best = SpanScore(first[0], last[1], score, null)
     return best
 
 

@@ -10,20 +10,9 @@ passage used.
 
 from __future__ import annotations
 
-import re
-
+from rag.core.sentences import SENTENCE
 from rag.retrieval.sparse import tokenize
 
-# A sentence, with the white space before it, ends at . ! ? followed by white space or the end of
-# the text ("2.0" and "22.12.2023" do not end one), except after a lone letter (the initial in
-# "William E. Simon", "z. B.") and before a month or "Jahrhundert" (the day in "27. Januar", the
-# ordinal in "im 21. Jahrhundert"). Shared with rag/pipelines/attribution.py and evidence.py.
-_NOT_AFTER_ORDINAL = (
-    "Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember|Jahrhunderts?"
-)
-SENTENCE = re.compile(
-    rf"\s*\S.*?(?:(?<!\b[^\W\d_])[.!?]+(?=\s|$)(?!\s+(?:{_NOT_AFTER_ORDINAL})\b)|$)", re.DOTALL
-)
 GAP_COST = 2  # a space and "…" marking left-out text
 
 

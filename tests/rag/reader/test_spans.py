@@ -1,9 +1,14 @@
-"""Span decoding: only passage tokens, the length limit, the no-answer score, trimming."""
+"""Span decoding: only passage tokens, the length limit, the no-answer score, trimming, and the
+preference for a span that names a number when the question asks for one."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
+from rag.core.question_form import names_number
+from rag.reader.model import Calibration
+from rag.reader.reader import answer_test, readings
 from rag.reader.spans import best_span, trim_span
 
 # [CLS] q q [SEP] p0 p1 p2 [SEP]
@@ -39,3 +44,38 @@ def test_trim_span_drops_spaces_quotes_and_trailing_punctuation() -> None:
     text = "Er sagte: „SiFive“, dann."
     start, end = trim_span(text, 9, 19)
     assert text[start:end] == "SiFive"
+
+
+def test_accept_limits_the_candidates_and_nothing_accepted_is_no_span() -> None:
+    start = np.array([0, 0, 0, 0, 4.0, 0, 1.0, 0])
+    end = np.array([0, 0, 0, 0, 0, 4.0, 1.0, 0])
+    span = best_span(start, end, OFFSETS, accept=lambda s, e: s >= 12)
+    assert span is not None and (span.start, span.end) == (12, 20) and span.score == 2.0
+    assert best_span(start, end, OFFSETS, accept=lambda s, e: False) is None
+
+
+# one window: [CLS] q [SEP] Deutsche Welle sendet 300 Programme [SEP]
+PASSAGE = "Deutsche Welle sendet 300 Programme"
+WINDOW_OFFSETS = [None, None, None, (0, 8), (9, 14), (15, 21), (22, 25), (26, 35), None]
+
+
+def _read(accept: object) -> tuple[str, float]:
+    start = torch.tensor([[0, 0, 0, 5.0, 0, 0, 6.0, 0, 0]])
+    end = torch.tensor([[0, 0, 0, 0, 5.0, 0, 0, 3.0, 0]])
+    enc = {"overflow_to_sample_mapping": torch.tensor([0]), "offset_mapping": [WINDOW_OFFSETS]}
+    (reading,) = readings(enc, start, end, [PASSAGE], Calibration(), accept)  # type: ignore[arg-type]
+    return reading.text, reading.margin
+
+
+def test_a_number_question_takes_the_best_span_that_names_a_number() -> None:
+    assert _read(None) == ("Deutsche Welle", 10.0)
+    assert _read(names_number) == ("300 Programme", 9.0)  # its own, lower margin
+    # no span names a number: the best span as before
+    assert _read(lambda text: "Radio" in text) == ("Deutsche Welle", 10.0)
+
+
+def test_the_answer_test_keeps_spans_in_one_sentence_and_numbers_for_number_questions() -> None:
+    who, when = answer_test("Wer eröffnete den Hallenmarkt?"), answer_test("Wann wurde er eröffnet?")
+    assert who("Hallenmarkt Newcastles") and not who("Hallenmarkt Newcastles. Bei seiner Eröffnung 1835")
+    assert when("1835") and not when("Hallenmarkt Newcastles")
+    assert not when("Newcastles. Bei seiner Eröffnung 1835")

@@ -1,0 +1,81 @@
+"""Which questions a span answers, which ask for a number or date, and which get the quoted
+statement (yes/no questions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.core.question_form import asks_for_number, is_yes_no_question, names_number
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Darf die Deutsche Post per Smartphone gekaufte Briefmarken nach zwei Wochen verfallen lassen?",
+        "Hat Microsoft ein Skript gegen den Exchange-Fehler veröffentlicht?",
+        "Umfasst der neue Vertrag Video-on-Demand und High Definition?",
+        "Wurde Norwegen 1972 Mitglied der Europäischen Union?",
+        "Gibt es schon ein Update für Log4j?",
+        "Did Microsoft publish a fix?",
+    ],
+)
+def test_questions_without_a_question_word_are_yes_no(question: str) -> None:
+    assert is_yes_no_question(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Was war Anfang 2022 mit Exchange los?",
+        "Um wie viele Jahre hat KI Harrison Ford verjüngt?",
+        "Mit welchem KI-Trick versuchten Ermittler, einen Mordfall aufzuklären?",
+        "Der Verlust welcher Region führte zum Krieg?",  # the question word need not come first
+        "Das Wievielfache mussten andere Saaten für Öl bezahlen?",
+        "Wofür steht DNS4EU?",
+        "Ist der Fokus auf spirituelle Betreuung im Hinduismus hoch oder gering?",  # the span picks one
+        "Nennen Sie ein Luxussegment von Toyota.",
+        "What stopped mail delivery in Exchange at the start of 2022?",
+    ],
+)
+def test_questions_a_span_can_answer_are_not_yes_no(question: str) -> None:
+    assert not is_yes_no_question(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Wie viele Unternehmen waren im August 2009 an der WSE gelistet?", True),
+        ("Um wie viele Jahre hat KI Harrison Ford verjüngt?", True),
+        ("Das Wievielfache mussten andere Staaten für Öl bezahlen?", True),
+        ("Seit wann gilt das Gesetz?", True),
+        ("In welchem Jahr wurde die Universität gegründet?", True),
+        ("Wie lange pilotierte ein Algorithmus den Versuchsjäger?", True),
+        ("Welcher Prozentsatz der Bevölkerung war protestantisch?", True),
+        ("Wie heißt der Google-Ingenieur?", False),
+        ("Welche Bank hat den Zugang gesperrt?", False),
+        ("Wer gewann 2000 die Meisterschaft?", False),  # a year in the question asks for none
+    ],
+)
+def test_questions_that_ask_for_a_number_or_date(question: str, expected: bool) -> None:
+    assert asks_for_number(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        ("374", True),
+        ("2,8%", True),
+        ("fünf bis zehn Jahre", True),
+        ("das Zehnfache ihres Eigengewichts", True),
+        ("Hunderten", True),
+        ("Mai 2013", True),
+        ("im März", True),
+        ("acht", True),
+        ("Deutsche Welle", False),
+        ("Mainz", False),  # a month only as a whole word
+        ("Macht", False),
+        ("Elfmeter", False),
+    ],
+)
+def test_spans_that_name_a_number_or_date(span: str, expected: bool) -> None:
+    assert names_number(span) is expected
