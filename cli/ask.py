@@ -139,8 +139,9 @@ def ask(
             "mit --no-date-detection aufheben."
         )
     for evidence in answer.evidence:
-        sure = f"Sicherheit {evidence.confidence:.0%}"
-        typer.echo(f"\nBeleg [{evidence.source}]: „{evidence.sentence}“ ({sure})")
+        quoted = f"„{evidence.sentence.strip()}“"
+        shown = "der zitierte Satz" if quoted in answer.text else quoted  # a yes/no answer quotes it
+        typer.echo(f"\nBeleg [{evidence.source}]: {shown} (Sicherheit {evidence.confidence:.0%})")
     for notice in answer.notices:
         typer.echo(f"Hinweis: {notice}")
     _print_sources(answer)

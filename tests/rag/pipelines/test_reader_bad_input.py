@@ -9,12 +9,15 @@ crashes. The index and encoder are the small test ones (``ask_env``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.main import app
 from ingest.service import make_indexer
 from rag.core.answer import Answer
 from rag.core.domain import Article
@@ -83,3 +86,19 @@ def test_a_yes_no_question_is_answered_with_the_quoted_statement_of_its_source(r
     assert not answer.refused and answer.evidence
     best = answer.evidence[0]
     assert answer.text == f"Die Quelle sagt dazu: „{best.sentence.strip()}“ [{best.source}]."
+
+
+def test_the_cli_prints_the_evidence_once_and_its_json_carries_it(reader_env: Settings) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(app, ["ask", QUESTIONS[2], "--k", "3"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(runner.invoke(app, ["ask", QUESTIONS[2], "--k", "3", "--json"]).stdout)
+    assert data["confidence"] is not None and data["evidence"], data["text"]
+    best = data["evidence"][0]
+    assert best["sentence"][best["start"] : best["end"]] == best["span"]
+    assert f"Beleg [{best['source']}]: „{best['sentence'].strip()}“ (Sicherheit " in shown.output
+    # a yes/no answer quotes the sentence already; the evidence line does not repeat it
+    yes_no = runner.invoke(app, ["ask", QUESTIONS[1], "--k", "3"])
+    assert yes_no.exit_code == 0, yes_no.output
+    assert yes_no.output.count("Die Quelle sagt dazu: „") == 1
+    assert "]: der zitierte Satz (Sicherheit " in yes_no.output
