@@ -14,8 +14,9 @@ anywhere in the question, including compounds such as "Wievielfache" and "wofür
 
 Why numbers: "Wie viele …?", "Wann …?", "In welchem Jahr …?" are answered by a number, a date or a
 number word in 85 of 86 such dev questions (XQuAD held-out and heise), yet the reader's best span
-held none in 14 of 84 XQuAD ones ("Deutsche Welle" for "Wie viele Sender …?"). The reader then
-takes its best span that names one (``rag/reader/reader.py``), if any.
+held none in 14 of 84 XQuAD ones (a first, narrower list of forms; "Deutsche Welle" for "Wie
+viele Sender …?"). The reader then takes its best span that names one (``rag/reader/reader.py``),
+if any.
 """
 
 from __future__ import annotations
