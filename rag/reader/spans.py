@@ -10,6 +10,7 @@ candidate: above zero the head believes the passage answers the question.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,13 @@ import numpy as np
 
 MAX_ANSWER_TOKENS = 30
 TOP_STARTS = 20
+# a bound right before a number is part of the fact: "mehr als 17 Stunden" is not "17 Stunden";
+# an approximation ("etwa", "rund", "ungefähr") is not, and stays outside the span
+_BOUND = re.compile(
+    r"(?<![\w-])(?:(?:mehr|weniger) als|über|unter|bis zu|mindestens|höchstens|maximal)\s+$",
+    re.IGNORECASE,
+)
+_BOUND_LOOKBACK = 16
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,17 @@ def best_span(
                 if accept is None or accept(first[0], last[1]):
                     best = SpanScore(first[0], last[1], score, null)
     return best
+
+
+def with_bound(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets that take in a bound before a span starting with a digit ("über 100 mal").
+
+    Why: the head often starts the span at the number, which turns "more than 17 hours" into "17
+    hours", a different fact; SQuAD-style references keep the bound ("über 37 Millionen")."""
+    if start >= end or not text[start].isdigit():
+        return start, end
+    found = _BOUND.search(text[max(0, start - _BOUND_LOOKBACK) : start])
+    return (start - len(found.group(0)), end) if found else (start, end)
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:

@@ -3,13 +3,15 @@ preference for a span that names a number when the question asks for one."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
 from rag.core.question_form import names_number
 from rag.reader.model import Calibration
 from rag.reader.reader import answer_test, readings
-from rag.reader.spans import best_span, trim_span
+from rag.reader.spans import best_span, trim_span, with_bound
 
 # [CLS] q q [SEP] p0 p1 p2 [SEP]
 OFFSETS = [None, None, None, None, (0, 5), (6, 11), (12, 20), None]
@@ -44,6 +46,36 @@ def test_trim_span_drops_spaces_quotes_and_trailing_punctuation() -> None:
     text = "Er sagte: „SiFive“, dann."
     start, end = trim_span(text, 9, 19)
     assert text[start:end] == "SiFive"
+
+
+def _bounded(text: str, span: str) -> str:
+    start = text.index(span)
+    first, last = with_bound(text, start, start + len(span))
+    return text[first:last]
+
+
+def test_a_bound_before_a_number_joins_the_span_an_approximation_does_not() -> None:
+    assert _bounded("Die KI flog mehr als 17 Stunden.", "17 Stunden") == "mehr als 17 Stunden"
+    assert _bounded("Das kam über 100 mal vor.", "100 mal") == "über 100 mal"
+    assert _bounded("Weniger als 5 Prozent, bis zu 5 GB.", "5 Prozent") == "Weniger als 5 Prozent"
+    assert _bounded("Weniger als 5 Prozent, bis zu 5 GB.", "5 GB") == "bis zu 5 GB"
+    assert _bounded("ein Wirkungsgrad von etwa 63 %", "63 %") == "63 %"
+    assert _bounded("Gegenüber 5 Jahren davor", "5 Jahren") == "5 Jahren"  # a word ending in "über"
+    assert _bounded("mehr als die Hälfte", "die Hälfte") == "die Hälfte"  # only before a digit
+    assert _bounded("über 100", "über 100") == "über 100"
+
+
+def test_a_reading_keeps_the_bound_of_its_number() -> None:
+    text = "Ein Algorithmus pilotierte den Jet mehr als 17 Stunden lang."
+    words = list(re.finditer(r"\S+", text))
+    offsets = [None, None, None, None, *[(m.start(), m.end()) for m in words], None]
+    enc = {"overflow_to_sample_mapping": torch.tensor([0]), "offset_mapping": [offsets]}
+    at = 4 + [m.group(0) for m in words].index("17")
+    start, end = torch.zeros(1, len(offsets)), torch.zeros(1, len(offsets))
+    start[0, at], end[0, at + 1] = 8.0, 8.0
+    (reading,) = readings(enc, start, end, [text], Calibration())
+    assert reading.text == "mehr als 17 Stunden"
+    assert text[reading.start : reading.end] == reading.text
 
 
 def test_accept_limits_the_candidates_and_nothing_accepted_is_no_span() -> None:
