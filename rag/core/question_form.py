@@ -17,6 +17,11 @@ number word in 85 of 86 such dev questions (XQuAD held-out and heise), yet the r
 held none in 14 of 84 XQuAD ones (a first, narrower list of forms; "Deutsche Welle" for "Wie
 viele Sender …?"). The reader then takes its best span that names one (``rag/reader/reader.py``),
 if any.
+
+Why "what happened": "Was war Anfang 2022 mit Exchange los?", "Was passierte mit Uniper?" or "Was
+wurde aus Hyperloop One?" ask for an event, which a span cuts up ("Antimalware-Engine [1]." for the
+first, "Hyperloop One hat wohl den Betrieb [1]." without its verb for the last); the statement
+that holds the span answers them, so they get it quoted like a yes/no question.
 """
 
 from __future__ import annotations
@@ -39,6 +44,24 @@ def is_yes_no_question(question: str) -> bool:
     return not (
         _QUESTION_WORD.search(question) or _ALTERNATIVE.search(question) or _IMPERATIVE.match(question)
     )
+
+
+_WHAT_HAPPENED = re.compile(
+    r"^\s*(?:und\s+)?was\s+(?:"
+    r"(?:ist|war|wäre)\b[^?]*\blos(?:\s*\?|\s+(?:bei|mit|in|im|auf)\b)"  # "… mit Exchange los?"
+    r"|(?:passiert|passierte|geschah|geschieht)\b"  # "Was passierte mit Uniper?"
+    r"|(?:ist|war|sind|waren)\b[^?]*\b(?:passiert|geschehen)\b"  # "Was ist bei Intel passiert?"
+    r"|(?:ist|war)\b[^?]*\baus\b[^?]*\bgeworden\b"  # "Was ist aus Gfycat geworden?"
+    r"|(?:wurde|wird)\b[^?]*\baus\s+(?:\S+\s+){0,4}\S+\s*\?\s*$"  # "Was wurde 2023 aus Hyperloop One?"
+    r"|(?:ist|war)\s+mit\s+[^?]+\?\s*$"  # "Was ist mit Twitter?"
+    r"|gibt\s+es\s+neues\b)",
+    re.IGNORECASE,
+)
+
+
+def asks_what_happened(question: str) -> bool:
+    """True for "Was war … mit Exchange los?", "Was passierte …?", "Was wurde aus …?"."""
+    return _WHAT_HAPPENED.search(question) is not None
 
 
 _NUMBER_QUESTION = re.compile(

@@ -1,11 +1,11 @@
 """Which questions a span answers, which ask for a number or date, and which get the quoted
-statement (yes/no questions)."""
+statement (yes/no questions and questions for what happened)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.core.question_form import asks_for_number, is_yes_no_question, names_number
+from rag.core.question_form import asks_for_number, asks_what_happened, is_yes_no_question, names_number
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,26 @@ def test_questions_that_ask_for_a_number_or_date(question: str, expected: bool) 
 )
 def test_spans_that_name_a_number_or_date(span: str, expected: bool) -> None:
     assert names_number(span) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Was war Anfang 2022 mit Exchange los?", True),
+        ("Was ist los bei Twitter?", True),
+        ("Was passierte mit Uniper im September 2022?", True),
+        ("und was geschah danach?", True),
+        ("Was ist bei Intel passiert?", True),
+        ("Was wurde im Dezember 2023 aus der Röhrenbahn-Firma Hyperloop One?", True),
+        ("Was ist aus Gfycat geworden?", True),
+        ("Was ist mit dem Deutschlandticket?", True),
+        ("Was gibt es Neues bei Log4j?", True),
+        ("Was ist die NASUWT?", False),  # a definition: the span names it
+        ("Was kostet das iPhone 15?", False),
+        ("Was war das Los der Arbeiter?", False),  # "Los", the noun
+        ("Was prüfte das britische Sozialamt im Jahr 2012?", False),
+        ("Welche Pläne gibt es gegen Hass im Netz?", False),
+    ],
+)
+def test_questions_for_what_happened(question: str, expected: bool) -> None:
+    assert asks_what_happened(question) is expected

@@ -115,3 +115,10 @@ def test_a_yes_no_question_gets_the_quoted_sentence_instead_of_a_bare_span() -> 
     evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
     text = extractive_text(evidence, SOURCES, "Kostet sie mehr als 400 Euro?")
     assert text == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."
+
+
+def test_a_question_for_what_happened_gets_the_reported_sentence() -> None:
+    evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
+    text = extractive_text(evidence, SOURCES, "Was war mit der Konsole los?")
+    assert text == "Die Quelle berichtet: „Sie kostet 450 Euro.“ [1]."
+    assert extractive_text(evidence, SOURCES, "Was kostet die Konsole?") == "450 Euro [1]."

@@ -80,12 +80,22 @@ def test_awkward_questions_get_a_span_of_a_cited_source_or_the_refusal(
     assert "Mond" not in answer.text  # the passage's order is text to read, not to follow
 
 
-def test_a_yes_no_question_is_answered_with_the_quoted_statement_of_its_source(reader_env: Settings) -> None:
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        (QUESTIONS[1], "Die Quelle sagt dazu"),  # yes/no: a span cannot say yes or no
+        ("Was war Anfang 2022 mit Exchange los?", "Die Quelle berichtet"),  # an event: a span cuts it up
+    ],
+)
+def test_yes_no_and_what_happened_are_answered_with_the_quoted_statement_of_a_source(
+    reader_env: Settings, question: str, lead: str
+) -> None:
     with open_pipeline(reader_env) as pipeline:
-        answer = pipeline.ask(QUESTIONS[1], AskOptions(k=3))
+        answer = pipeline.ask(question, AskOptions(k=3))
     assert not answer.refused and answer.evidence
     best = answer.evidence[0]
-    assert answer.text == f"Die Quelle sagt dazu: „{best.sentence.strip()}“ [{best.source}]."
+    assert answer.text == f"{lead}: „{best.sentence.strip()}“ [{best.source}]."
+    assert best.sentence[best.start : best.end] == best.span
 
 
 def test_the_cli_prints_the_evidence_once_and_its_json_carries_it(reader_env: Settings) -> None:
