@@ -21,7 +21,9 @@ if any.
 Why "what happened": "Was war Anfang 2022 mit Exchange los?", "Was passierte mit Uniper?" or "Was
 wurde aus Hyperloop One?" ask for an event, which a span cuts up ("Antimalware-Engine [1]." for the
 first, "Hyperloop One hat wohl den Betrieb [1]." without its verb for the last); the statement
-that holds the span answers them, so they get it quoted like a yes/no question.
+that holds the span answers them, so they get it quoted like a yes/no question. So do questions
+for a reason or purpose ("Warum …?", "Wozu …?"): a span names a noun of the reason at best
+("Badbazaar [1]." for "Wozu missbraucht eine Schadsoftware Android-Geräte?").
 """
 
 from __future__ import annotations
@@ -62,6 +64,18 @@ _WHAT_HAPPENED = re.compile(
 def asks_what_happened(question: str) -> bool:
     """True for "Was war … mit Exchange los?", "Was passierte …?", "Was wurde aus …?"."""
     return _WHAT_HAPPENED.search(question) is not None
+
+
+_WHY = re.compile(
+    r"\b(?:warum|wieso|weshalb|weswegen|wozu|aus\s+welche[mn]\s+grund|zu\s+welchem\s+zweck)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_why(question: str) -> bool:
+    """True for "Warum …?", "Wieso …?", "Wozu …?", "Aus welchem Grund …?"; not "Wofür steht …?",
+    which a span answers."""
+    return _WHY.search(question) is not None
 
 
 _NUMBER_QUESTION = re.compile(

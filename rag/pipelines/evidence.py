@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 from rag.core.answer import Evidence, SourceRef
 from rag.core.modes import ReaderChoice
-from rag.core.question_form import asks_what_happened, is_yes_no_question
+from rag.core.question_form import asks_what_happened, asks_why, is_yes_no_question
 from rag.core.sentences import SENTENCE
 from rag.reader.reader import Reading
 
@@ -131,14 +131,14 @@ def _dated(evidence: Evidence, sources: Sequence[SourceRef]) -> str:
 def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef], question: str) -> str:
     """The span with its source; two disagreeing sources are both named, with their dates.
 
-    A yes/no question gets the span's sentence, quoted: a span cannot say yes or no; so does a
-    question for what happened, which a span cuts up (``rag/core/question_form.py``)."""
+    A yes/no question gets the span's sentence, quoted: a span cannot say yes or no; so do questions
+    for a reason and for what happened, which a span cuts up (``rag/core/question_form.py``)."""
     if len(evidence) > 1:
         named = " und ".join(_dated(e, sources) for e in evidence)
         return f"Die Quellen nennen Unterschiedliches: {named}."
     best = evidence[0]
     marker = _CITATION_MARK.format(best.source)
-    if is_yes_no_question(question):
+    if is_yes_no_question(question) or asks_why(question):
         return f"Die Quelle sagt dazu: „{best.sentence.strip()}“ {marker}."
     if asks_what_happened(question):
         return f"Die Quelle berichtet: „{best.sentence.strip()}“ {marker}."

@@ -1,11 +1,17 @@
 """Which questions a span answers, which ask for a number or date, and which get the quoted
-statement (yes/no questions and questions for what happened)."""
+statement (yes/no questions, questions for a reason and for what happened)."""
 
 from __future__ import annotations
 
 import pytest
 
-from rag.core.question_form import asks_for_number, asks_what_happened, is_yes_no_question, names_number
+from rag.core.question_form import (
+    asks_for_number,
+    asks_what_happened,
+    asks_why,
+    is_yes_no_question,
+    names_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +108,18 @@ def test_spans_that_name_a_number_or_date(span: str, expected: bool) -> None:
 )
 def test_questions_for_what_happened(question: str, expected: bool) -> None:
     assert asks_what_happened(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Warum wurde Polonia 2013 aus der Spitzengruppe verbannt?", True),
+        ("Wozu missbraucht eine vorinstallierte Schadsoftware Android-Geräte?", True),
+        ("Und wieso hat Microsoft das Update zurückgezogen?", True),
+        ("Aus welchem Grund wurde das Merit-Netzwerk gegründet?", True),
+        ("Wofür steht DNS4EU?", False),  # an expansion: the span names it
+        ("Wie viele Sicherheitslücken behebt das Update?", False),
+    ],
+)
+def test_questions_for_a_reason_or_purpose(question: str, expected: bool) -> None:
+    assert asks_why(question) is expected

@@ -117,8 +117,10 @@ def test_a_yes_no_question_gets_the_quoted_sentence_instead_of_a_bare_span() -> 
     assert text == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."
 
 
-def test_a_question_for_what_happened_gets_the_reported_sentence() -> None:
+def test_questions_for_what_happened_and_for_a_reason_get_the_sentence() -> None:
     evidence = choose_evidence([_reading(0, "450 Euro", 0.9)], SOURCES, PASSAGES, 0.3)
     text = extractive_text(evidence, SOURCES, "Was war mit der Konsole los?")
     assert text == "Die Quelle berichtet: „Sie kostet 450 Euro.“ [1]."
     assert extractive_text(evidence, SOURCES, "Was kostet die Konsole?") == "450 Euro [1]."
+    why = extractive_text(evidence, SOURCES, "Warum ist die Konsole so teuer?")
+    assert why == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."
