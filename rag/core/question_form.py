@@ -81,7 +81,10 @@ def asks_why(question: str) -> bool:
 _NUMBER_QUESTION = re.compile(
     r"\b(?:wie\s+viel\w*|wieviel\w*|wann|in\s+welche[mn]\s+jahr\w*"
     r"|wie\s+(?:hoch|lange?|alt|oft|groß|weit|schnell|teuer|schwer|breit|tief)"
-    r"|welche[mnrs]?\s+prozentsatz)\b",
+    r"|was\s+koste[nt]|welche[mnrs]?\s+(?:\w+\s+)?(?:anzahl|zahl|menge|mengen|summe|betrag|anteil"
+    r"|prozentsatz|quote|rate|höhe|größe|länge|breite|tiefe|fläche|gewicht|alter|dauer|zeitraum"
+    r"|entfernung|distanz|reichweite|geschwindigkeit|bandbreite|datenrate|auflösung|frequenz|spannung"
+    r"|temperatur|kapazität|spurweite|umsatz|wert|datum|jahr|jahrzehnt|jahrhundert))\b",
     re.IGNORECASE,
 )
 _MONTH = "januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember"
@@ -96,7 +99,8 @@ _NUMBER = re.compile(
 
 
 def asks_for_number(question: str) -> bool:
-    """True for "Wie viele …?", "Wann …?", "Seit wann …?", "In welchem Jahr …?", "Wie lange …?"."""
+    """True for "Wie viele …?", "Wann …?", "Seit wann …?", "In welchem Jahr …?", "Wie lange …?",
+    "Was kostet …?" and "Welche <quantity> …?" ("Welche Bandbreite erreichte der Angriff?")."""
     return _NUMBER_QUESTION.search(question) is not None
 
 

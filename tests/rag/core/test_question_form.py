@@ -57,6 +57,11 @@ def test_questions_a_span_can_answer_are_not_yes_no(question: str) -> None:
         ("In welchem Jahr wurde die Universität gegründet?", True),
         ("Wie lange pilotierte ein Algorithmus den Versuchsjäger?", True),
         ("Welcher Prozentsatz der Bevölkerung war protestantisch?", True),
+        ("Welche Bandbreite erreichte die größte abgewehrte DDoS-Attacke?", True),  # a quantity
+        ("Welchen Anteil am Regenwald der Erde hat der Amazonas-Regenwald?", True),
+        ("Welche maximale Geschwindigkeit erreicht der Zug?", True),
+        ("Was kostet das neue iPhone?", True),
+        ("Welche Werte vertritt die Partei?", False),  # values, not a value
         ("Wie heißt der Google-Ingenieur?", False),
         ("Welche Bank hat den Zugang gesperrt?", False),
         ("Wer gewann 2000 die Meisterschaft?", False),  # a year in the question asks for none
