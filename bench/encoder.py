@@ -7,7 +7,7 @@ alternate between backends, so a load change on a shared machine hits all alike)
 one query (the dev questions, query threads as configured), and agreement with torch: the cosine
 of each passage vector to torch's and the overlap of each question's top 10 among the passages.
 Retrieval quality on the dev sets is measured with `heise-rag eval retrieval` on an index built
-with each backend (README, Benchmarks).
+with each backend (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ def _xdg_cache_home() -> Path:
 
 
 class Settings(BaseSettings):
-    """Configuration of heise-rag; see the README's settings table for each field."""
+    """Configuration of heise-rag; see docs/configuration.md for each field."""
 
     model_config = SettingsConfigDict(
         env_prefix="HEISE_RAG_",
@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         description="How the E5 encoder runs (ingest and queries): torch (sentence-transformers), or the "
         "ONNX copy that `models provision` builds, in float32 (`onnx`) or int8 (`onnx-int8`) on "
         "onnxruntime; falls back to torch, with a warning, where the copy or onnxruntime is missing. "
-        "Chosen by bench/encoder.py (README, Benchmarks).",
+        "Chosen by bench/encoder.py (docs/benchmarks.md).",
     )
     embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto",
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         description="What goes in front of each document before it is embedded: nothing (`none`), or "
         "the model folder's `passage` prompt (E5: `passage: `). Recorded per collection, which keeps "
         "its own until `heise-rag index reembed`. Measured: XQuAD dev +0.032 MRR@10 with `passage`, the "
-        "heise dev questions worse (README, Benchmarks).",
+        "heise dev questions worse (docs/benchmarks.md).",
     )
     generator_model: str = Field(
         default="qwen2.5-coder-0.5b-instruct",
@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     reader_passage_model: Path | None = Field(
         default=PROJECT_ROOT / "finetune" / "artifacts" / "reader-passages",
         description="Second reader for passages longer than a headline (200 characters: "
-        "paragraphs), same folder layout and base model; chosen on dev data (README, Evaluation); "
+        "paragraphs), same folder layout and base model; chosen on dev data (docs/evaluation.md); "
         "unset: one reader reads everything.",
     )
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
@@ -125,8 +125,8 @@ class Settings(BaseSettings):
         default="first",
         description="Which source's span answers: `first` (source [1]'s span, the others read only for "
         "conflicts), `margin` (the reader's most certain span over all sources) or `rank` (the "
-        "best-ranked source whose span the reader prefers to no answer); chosen on dev data (README, "
-        "Evaluation).",
+        "best-ranked source whose span the reader prefers to no answer); chosen on dev data "
+        "(docs/evaluation.md).",
     )
     reader_min_confidence: float = Field(
         default=0.0,
@@ -222,7 +222,7 @@ class Settings(BaseSettings):
     qdrant_hnsw_ef_construct: int = Field(
         default=100, ge=4, description="HNSW candidates while building the dense index."
     )
-    # Search-time settings of the `edge` engine, chosen with bench/scale.py (README, Benchmarks).
+    # Search-time settings of the `edge` engine, chosen with bench/scale.py (docs/benchmarks.md).
     qdrant_hnsw_ef: int = Field(
         default=512,
         ge=1,

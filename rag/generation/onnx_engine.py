@@ -1,7 +1,7 @@
 """The onnxruntime-genai engine: the int8 or int4 ONNX copy of a provisioned model (rag/models/onnx_build.py).
 
 Why a second engine: on a CPU it decodes about three times faster than transformers and needs
-less memory (see the README's generator benchmark); it reads the prompt slower than transformers
+less memory (see the generator benchmark in docs/benchmarks.md); it reads the prompt slower than transformers
 in bf16 on CPUs with bf16 matrix units. It plugs into the same :class:`Engine`
 interface, so the `local` backend and the TGI-compatible server use it unchanged. Tokenizing,
 the chat template and detokenizing stay with the base folder's transformers tokenizer, so both

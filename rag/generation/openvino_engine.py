@@ -2,7 +2,7 @@
 
 Why: on a CPU with bf16/int8 matrix units it reads the prompt faster than transformers in bfloat16
 and decodes about twice as fast, with the same greedy answers, in a third of the memory (see the
-README's generator benchmark). It plugs into the same :class:`Engine` interface, so the `local`
+generator benchmark in docs/benchmarks.md). It plugs into the same :class:`Engine` interface, so the `local`
 backend and the TGI-compatible server use it unchanged.
 
 It drives OpenVINO GenAI's continuous-batching pipeline one step at a time: each step hands back
@@ -18,7 +18,7 @@ Prompt-lookup decoding (``lookup_tokens``, the ``generator_lookup_tokens`` setti
 their sources, so after each token the pipeline looks up the last three tokens in the prompt, guesses
 that the next few tokens continue as they do there, and checks the guess in one pass of the model.
 Greedy answers stay the same (29 of 30 dev answers identical, the other differs by rounding) and
-take 0.6-0.7x the time (README, generator benchmark). What it cannot serve exactly, a sampled
+take 0.6-0.7x the time (docs/benchmarks.md, Generator engines). What it cannot serve exactly, a sampled
 request (the guesses would change its distribution) and the prompt scoring of :meth:`prefill`,
 goes to a plain pipeline that is built on first need (it costs the compiled model's memory once
 more, so the product's greedy path never builds it).

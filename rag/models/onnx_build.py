@@ -2,7 +2,7 @@
 
 Why: on a CPU, onnxruntime-genai decodes Qwen2.5-0.5B about three times faster than transformers
 in bfloat16 (int8 weights: the same greedy answers; int4: faster still, but most answers change;
-see the README's generator benchmark). The copy is derived from the ready transformers folder with
+see docs/benchmarks.md, Generator engines). The copy is derived from the ready transformers folder with
 the runtime's own model builder, so it needs no other download. It is kept like every engine copy
 (``<name>-onnx-int8``, ``<name>-onnx-int4``; manifest last, rebuilt when stale, skipped where the
 runtime is missing): see :mod:`rag.models.engine_copies`.

@@ -2,7 +2,7 @@
 
 Why OpenVINO: on this project's CPU (two cores with bf16/int8 matrix units) OpenVINO GenAI reads
 the product prompt faster than transformers in bfloat16 and decodes about twice as fast, with the
-same greedy answers, in a fraction of the memory (README, generator benchmark); onnxruntime-genai
+same greedy answers, in a fraction of the memory (docs/benchmarks.md, Generator engines); onnxruntime-genai
 decodes fast too but reads the prompt three times slower than transformers.
 
 The copy is made by Intel's exporter (``optimum-cli export openvino``, int8 weights compressed by

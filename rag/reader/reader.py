@@ -4,8 +4,8 @@ Why one batch for all sources: the ask path reads three sources of at most a few
 their windows go through the encoder together, which is the cheapest way on a CPU.
 
 Why an optional second reader for longer passages: training on paragraph questions makes the reader
-better on paragraphs (XQuAD) and worse on headlines, whose answers it then cuts short (README,
-Evaluation). With ``passage_folder`` set, passages longer than ``HEADLINE_CHARS`` go to the
+better on paragraphs (XQuAD) and worse on headlines, whose answers it then cuts short
+(docs/evaluation.md). With ``passage_folder`` set, passages longer than ``HEADLINE_CHARS`` go to the
 passage reader; the two share every weight their adapters left alone.
 """
 

@@ -77,7 +77,7 @@ def test_prompt_lookup_keeps_the_greedy_tokens_and_sends_the_rest_to_a_plain_pip
     # has near-ties everywhere (every log-probability about -9.7), and checking several guessed
     # tokens in one pass rounds differently from one token a step (differences up to 0.005 seen),
     # so a different token passes only as a tie. On the real model 19 of 20 bench answers are the
-    # same (README, Generator engines).
+    # same (docs/benchmarks.md, Generator engines).
     for i, token in enumerate(tokens):
         prefix = ids + [t.id for t in tokens[:i]]
         best = next(iter(plain.stream(prefix, SamplingParams(max_new_tokens=1))))
