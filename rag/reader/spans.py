@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.core.timefilter import MONTHS
+
 MAX_ANSWER_TOKENS = 30
 TOP_STARTS = 20
 # a bound right before a number is part of the fact: "mehr als 17 Stunden" is not "17 Stunden";
@@ -25,6 +27,10 @@ _BOUND = re.compile(
     re.IGNORECASE,
 )
 _BOUND_LOOKBACK = 16
+# a year's month and day belong to it: "27. Januar 1967", not "1967"
+_YEAR_START = re.compile(r"(?:1\d|20)\d\d(?!\d)")
+_DATE_BEFORE_YEAR = re.compile(rf"(?<![\w.])(?:\d{{1,2}}\.\s*)?(?:{'|'.join(MONTHS)})\s+$", re.IGNORECASE)
+_DATE_LOOKBACK = 16
 
 
 @dataclass(frozen=True)
@@ -74,12 +80,18 @@ def best_span(
 
 
 def with_bound(text: str, start: int, end: int) -> tuple[int, int]:
-    """Offsets that take in a bound before a span starting with a digit ("über 100 mal").
+    """Offsets that take in a bound before a span starting with a digit ("über 100 mal") and the
+    day and month before a span starting with a year ("27. Januar 1967").
 
     Why: the head often starts the span at the number, which turns "more than 17 hours" into "17
-    hours", a different fact; SQuAD-style references keep the bound ("über 37 Millionen")."""
+    hours", a different fact, and "8. Februar 2007" into "2007"; SQuAD-style references keep both
+    ("über 37 Millionen", "6. Oktober 1973")."""
     if start >= end or not text[start].isdigit():
         return start, end
+    if _YEAR_START.match(text, start):
+        date = _DATE_BEFORE_YEAR.search(text[max(0, start - _DATE_LOOKBACK) : start])
+        if date:
+            start -= len(date.group(0))
     found = _BOUND.search(text[max(0, start - _BOUND_LOOKBACK) : start])
     return (start - len(found.group(0)), end) if found else (start, end)
 

@@ -65,6 +65,15 @@ def test_a_bound_before_a_number_joins_the_span_an_approximation_does_not() -> N
     assert _bounded("über 100", "über 100") == "über 100"
 
 
+def test_a_year_keeps_its_day_and_month() -> None:
+    assert _bounded("Der Test begann am 27. Januar 1967 morgens.", "1967") == "27. Januar 1967"
+    assert _bounded("Das war im April 1991.", "1991") == "April 1991"
+    assert _bounded("Im Jahr 1973 stieg der Preis.", "1973") == "1973"  # no month before it
+    assert _bounded("von 1870 bis 1939 in Betrieb", "1939") == "1939"
+    assert _bounded("Mai 2013: über 2000 Jahre alt", "2000 Jahre") == "über 2000 Jahre"  # a bound, no date
+    assert _bounded("am 3. Mai 20 Gäste", "20 Gäste") == "20 Gäste"  # not a year
+
+
 def test_a_reading_keeps_the_bound_of_its_number() -> None:
     text = "Ein Algorithmus pilotierte den Jet mehr als 17 Stunden lang."
     words = list(re.finditer(r"\S+", text))
