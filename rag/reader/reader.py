@@ -33,7 +33,7 @@ from rag.reader.model import (
     release_freed_memory,
     share_unchanged,
 )
-from rag.reader.spans import SpanScore, best_span, trim_span, with_bound
+from rag.reader.spans import SpanScore, best_span, trim_span, whole_value
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def readings(
     found = []
     for passage, span in best.items():
         text = passages[passage]
-        start, end = with_bound(text, *trim_span(text, span.start, span.end))
+        start, end = whole_value(text, *trim_span(text, span.start, span.end))
         if end > start:
             margin = _margin(span)
             confidence = calibration.probability(margin, len(text))

@@ -31,6 +31,8 @@ _BOUND_LOOKBACK = 16
 _YEAR_START = re.compile(r"(?:1\d|20)\d\d(?!\d)")
 _DATE_BEFORE_YEAR = re.compile(rf"(?<![\w.])(?:\d{{1,2}}\.\s*)?(?:{'|'.join(MONTHS)})\s+$", re.IGNORECASE)
 _DATE_LOOKBACK = 16
+# a scale word after a number is part of it: "515 Millionen Jahren" is not "515"
+_SCALE_AFTER = re.compile(r"\s+(?:Tausend|Millionen|Milliarden|Billionen|Mio\.|Mrd\.)(?!\w)")
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,21 @@ def best_span(
     return best
 
 
-def with_bound(text: str, start: int, end: int) -> tuple[int, int]:
-    """Offsets that take in a bound before a span starting with a digit ("über 100 mal") and the
-    day and month before a span starting with a year ("27. Januar 1967").
+def whole_value(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets that take in what a number needs to state the fact: a bound before it ("über 100
+    mal"), the day and month before a year ("27. Januar 1967"), a scale word after it ("515
+    Millionen").
 
-    Why: the head often starts the span at the number, which turns "more than 17 hours" into "17
-    hours", a different fact, and "8. Februar 2007" into "2007"; SQuAD-style references keep both
-    ("über 37 Millionen", "6. Oktober 1973")."""
-    if start >= end or not text[start].isdigit():
+    Why: the head often starts or ends the span at the digits, which turns "more than 17 hours"
+    into "17 hours", "8. Februar 2007" into "2007" and "515 Millionen" into "515": other facts.
+    SQuAD-style references keep all three ("über 37 Millionen", "6. Oktober 1973")."""
+    if start >= end:
+        return start, end
+    if text[end - 1].isdigit():
+        scale = _SCALE_AFTER.match(text, end)
+        if scale:
+            end = scale.end()
+    if not text[start].isdigit():
         return start, end
     if _YEAR_START.match(text, start):
         date = _DATE_BEFORE_YEAR.search(text[max(0, start - _DATE_LOOKBACK) : start])

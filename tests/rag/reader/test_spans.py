@@ -11,7 +11,7 @@ import torch
 from rag.core.question_form import names_number
 from rag.reader.model import Calibration
 from rag.reader.reader import answer_test, readings
-from rag.reader.spans import best_span, trim_span, with_bound
+from rag.reader.spans import best_span, trim_span, whole_value
 
 # [CLS] q q [SEP] p0 p1 p2 [SEP]
 OFFSETS = [None, None, None, None, (0, 5), (6, 11), (12, 20), None]
@@ -50,7 +50,7 @@ def test_trim_span_drops_spaces_quotes_and_trailing_punctuation() -> None:
 
 def _bounded(text: str, span: str) -> str:
     start = text.index(span)
-    first, last = with_bound(text, start, start + len(span))
+    first, last = whole_value(text, start, start + len(span))
     return text[first:last]
 
 
@@ -72,6 +72,13 @@ def test_a_year_keeps_its_day_and_month() -> None:
     assert _bounded("von 1870 bis 1939 in Betrieb", "1939") == "1939"
     assert _bounded("Mai 2013: über 2000 Jahre alt", "2000 Jahre") == "über 2000 Jahre"  # a bound, no date
     assert _bounded("am 3. Mai 20 Gäste", "20 Gäste") == "20 Gäste"  # not a year
+
+
+def test_a_number_keeps_its_scale_word() -> None:
+    assert _bounded("vor etwa 515 Millionen Jahren", "515") == "515 Millionen"
+    assert _bounded("ein Umsatz von 30 Mio. Euro", "30") == "30 Mio."
+    assert _bounded("über 2,5 Milliarden Nutzer", "2,5") == "über 2,5 Milliarden"
+    assert _bounded("515 Millionärinnen", "515") == "515"  # a whole word only
 
 
 def test_a_reading_keeps_the_bound_of_its_number() -> None:
