@@ -33,7 +33,7 @@ from rag.reader.model import (
     release_freed_memory,
     share_unchanged,
 )
-from rag.reader.spans import SpanScore, best_span, trim_span, whole_value
+from rag.reader.spans import SpanScore, best_span, brackets_balanced, trim_span, whole_value
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,12 @@ class SpanReader:
 
 def answer_test(question: str) -> Callable[[str], bool]:
     """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
-    spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835"), and for "Wie viele
-    …?" or "Wann …?" also a number or date (``rag/core/question_form.py``)."""
+    spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835") and its brackets
+    (``brackets_balanced``), and for "Wie viele …?" or "Wann …?" also a number or date
+    (``rag/core/question_form.py``)."""
     if asks_for_number(question):
-        return lambda text: is_one_sentence(text) and names_number(text)
-    return is_one_sentence
+        return lambda text: is_one_sentence(text) and brackets_balanced(text) and names_number(text)
+    return lambda text: is_one_sentence(text) and brackets_balanced(text)
 
 
 def readings(

@@ -31,6 +31,7 @@ _BOUND_LOOKBACK = 16
 _YEAR_START = re.compile(r"(?:1\d|20)\d\d(?!\d)")
 _DATE_BEFORE_YEAR = re.compile(rf"(?<![\w.])(?:\d{{1,2}}\.\s*)?(?:{'|'.join(MONTHS)})\s+$", re.IGNORECASE)
 _DATE_LOOKBACK = 16
+_OPENERS, _CLOSERS = "([{", ")]}"
 # a scale word after a number is part of it: "515 Millionen Jahren" is not "515"
 _SCALE_AFTER = re.compile(r"\s+(?:Tausend|Millionen|Milliarden|Billionen|Mio\.|Mrd\.)(?!\w)")
 
@@ -106,9 +107,41 @@ def whole_value(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
-    """Offsets without surrounding spaces and the punctuation a token may drag along."""
+    """Offsets without surrounding spaces and the punctuation a token may drag along; a bracket the
+    span itself closes or opens stays (``1.600 mm (5 Fuß 3 Zoll)``)."""
     while start < end and (text[start].isspace() or text[start] in "„“\"'([{,;:"):
+        if text[start] in _OPENERS and _CLOSERS[_OPENERS.index(text[start])] in text[start + 1 : end]:
+            break
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] in "“\"')]},;:."):
+        if text[end - 1] in _CLOSERS and _OPENERS[_CLOSERS.index(text[end - 1])] in text[start : end - 1]:
+            break
         end -= 1
+    if _one_pair_around(text[start:end]):  # "(1982)": the brackets hold all of it
+        return trim_span(text, start + 1, end - 1)
     return start, end
+
+
+def _one_pair_around(span: str) -> bool:
+    return (
+        len(span) > 2
+        and span[0] in _OPENERS
+        and span[-1] == _CLOSERS[_OPENERS.index(span[0])]
+        and brackets_balanced(span[1:-1])
+    )
+
+
+def brackets_balanced(text: str) -> bool:
+    """True unless ``text`` closes a bracket it did not open or leaves one open.
+
+    Why: a span cut at a bracket states half a phrase ("Porifera (Schwämme", "Raumfahrt), Joseph
+    Shea"); among the reader's candidates a balanced one is the whole phrase or its outside."""
+    depth = 0
+    for char in text:
+        if char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS:
+            depth -= 1
+            if depth < 0:
+                return False
+    return depth == 0

@@ -11,7 +11,7 @@ import torch
 from rag.core.question_form import names_number
 from rag.reader.model import Calibration
 from rag.reader.reader import answer_test, readings
-from rag.reader.spans import best_span, trim_span, whole_value
+from rag.reader.spans import best_span, brackets_balanced, trim_span, whole_value
 
 # [CLS] q q [SEP] p0 p1 p2 [SEP]
 OFFSETS = [None, None, None, None, (0, 5), (6, 11), (12, 20), None]
@@ -122,8 +122,22 @@ def test_a_number_question_takes_the_best_span_that_names_a_number() -> None:
     assert _read(lambda text: "Radio" in text) == ("Deutsche Welle", 10.0)
 
 
-def test_the_answer_test_keeps_spans_in_one_sentence_and_numbers_for_number_questions() -> None:
+def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions() -> None:
     who, when = answer_test("Wer eröffnete den Hallenmarkt?"), answer_test("Wann wurde er eröffnet?")
     assert who("Hallenmarkt Newcastles") and not who("Hallenmarkt Newcastles. Bei seiner Eröffnung 1835")
     assert when("1835") and not when("Hallenmarkt Newcastles")
     assert not when("Newcastles. Bei seiner Eröffnung 1835")
+    # a span cut at a bracket is half a phrase
+    assert not who("Porifera (Schwämme") and not who("Raumfahrt), Joseph Shea")
+    assert who("1.600 mm (5 Fuß 3 Zoll)") and not when("Zoll), 1835")
+
+
+def test_a_bracket_the_span_opens_and_closes_survives_trimming() -> None:
+    text = "Die Breitspur mit 1.600 mm (5 Fuß 3 Zoll) verbindet"
+    start = text.index("1.600")
+    first, last = trim_span(text, start - 1, text.index(")") + 2)  # with the spaces around it
+    assert text[first:last] == "1.600 mm (5 Fuß 3 Zoll)"
+    assert trim_span("(Schwämme", 0, 9) == (1, 9)  # an opening bracket it does not close goes
+    assert trim_span("(1982)", 0, 6) == (1, 5)  # a pair around all of it goes too
+    assert trim_span("(a) und (b)", 0, 11) == (0, 11)
+    assert brackets_balanced("a (b) [c]") and not brackets_balanced("a) (b") and not brackets_balanced("(a")
