@@ -122,11 +122,11 @@ class Settings(BaseSettings):
         "(the generator reads the sources alone); chosen by `make eval`.",
     )
     reader_choice: ReaderChoice = Field(
-        default="first",
-        description="Which source's span answers: `first` (source [1]'s span, the others read only for "
-        "conflicts), `margin` (the reader's most certain span over all sources) or `rank` (the "
-        "best-ranked source whose span the reader prefers to no answer); chosen on dev data "
-        "(docs/evaluation.md).",
+        default="rank",
+        description="Which source's span answers: `rank` (the best-ranked source whose span the reader "
+        "prefers to no answer, else the best-ranked source with a span), `first` (source [1]'s span, "
+        "the others read only for conflicts) or `margin` (the reader's most certain span over all "
+        "sources); chosen on dev data (docs/evaluation.md).",
     )
     reader_min_confidence: float = Field(
         default=0.0,

@@ -82,15 +82,17 @@ def order_readings(readings: Sequence[Reading], choice: ReaderChoice) -> list[Re
 
     ``margin`` trusts the reader across sources; ``first`` trusts the retriever's source [1] whenever
     the reader found a span in it; ``rank`` takes the best-ranked source whose span the reader
-    prefers to no answer (margin above 0), else the best margin. Measured on both dev sets: the
-    reader's margins are not comparable across passages as well as the retriever's ranks are.
+    prefers to no answer (margin above 0), else the best-ranked source with a span. Measured on
+    both dev sets: the size of the reader's margins does not compare across passages (on headlines
+    they are all far below 0 and rank right and wrong spans alike), its sign does: a passage it
+    answers in beats a better-ranked one it would rather not answer from (docs/evaluation.md).
     """
     by_margin = sorted(readings, key=lambda r: r.margin, reverse=True)
     by_rank = sorted(readings, key=lambda r: r.passage)
     if choice == "first":
         chosen = next((r for r in by_rank if r.passage == 0), None)
     elif choice == "rank":
-        chosen = next((r for r in by_rank if r.margin > 0), None)
+        chosen = next((r for r in by_rank if r.margin > 0), by_rank[0] if by_rank else None)
     else:
         chosen = None
     if chosen is None:

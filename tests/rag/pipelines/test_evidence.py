@@ -48,7 +48,9 @@ def test_the_answering_reading_follows_the_reader_choice() -> None:
     assert order_readings(readings, "first") == [first, third, second]
     assert order_readings(readings, "rank") == [second, third, first]
     assert order_readings([third], "first") == [third]  # no span in source [1]: the best margin
-    assert order_readings([first], "rank") == [first]  # no source above 0: the best margin
+    unsure = Reading(2, 0, 3, "Mai", margin=-0.5, confidence=0.2)  # better margin than [1]'s, still < 0
+    # no source above 0: the best-ranked source with a span, not the best margin
+    assert order_readings([unsure, first], "rank") == [first, unsure]
 
 
 def test_a_conflict_is_still_found_when_source_one_answers() -> None:
