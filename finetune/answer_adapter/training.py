@@ -18,7 +18,6 @@ import math
 import random
 import re
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, get_linear_schedule_with_warmup
 
 from rag.generation.engine import FALLBACK_CHAT_TEMPLATE, quantization_config
+from rag.models.adapters import peft_quietly
 from rag.models.dtypes import cpu_has_native_bf16
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -137,8 +137,7 @@ def load_trainable(base_path: str, config: AdapterConfig) -> tuple[Any, Any, tor
     if quant is None:
         model.to(config.device)
     checkpointing = {"use_reentrant": False}
-    with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
-        warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+    with peft_quietly():
         if quant is not None:
             model = prepare_model_for_kbit_training(
                 model,

@@ -31,6 +31,7 @@ from rag.core.settings import Settings
 from rag.engagement.blend import LEXICAL, NEIGHBOURS, Blend, EncoderScores, member_log_odds
 from rag.engagement.lexical import LexicalModel
 from rag.engagement.neighbours import NeighbourVote, mean_pool
+from rag.models.adapters import merged
 from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 
@@ -144,11 +145,9 @@ def load_classifier(
     folder: Path, model_cache_dir: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ClassifierInfo]:
     """Base encoder + adapter + head from ``folder``, merged into one plain model in eval mode."""
-    from peft import PeftModel  # imported here: peft pulls in bitsandbytes, slow for the CLI's --help
-
     info = ClassifierInfo.load(folder)
     base_folder = resolve_model(info.base_model, model_cache_dir)
-    model = PeftModel.from_pretrained(base_classifier(base_folder), str(folder)).merge_and_unload()
+    model = merged(base_classifier(base_folder), folder)
     return model.to(device=device, dtype=dtype).eval(), AutoTokenizer.from_pretrained(base_folder), info
 
 

@@ -47,6 +47,7 @@ from transformers.generation.streamers import BaseStreamer
 
 from rag.core.modes import GENERATOR_ENGINES
 from rag.generation.errors import GenerationTimeoutError, GeneratorError
+from rag.models.adapters import peft_quietly
 from rag.models.dtypes import inference_dtype
 from rag.models.resolve import resolve_model
 
@@ -532,8 +533,7 @@ class TransformersEngine(Engine):
             from peft import PeftModel
 
             (first, first_path), *rest = adapters.items()
-            with warnings.catch_warnings():  # peft calls a transformers API deprecated in v5
-                warnings.filterwarnings("ignore", ".*is_gradient_checkpointing", FutureWarning)
+            with peft_quietly():
                 model = PeftModel.from_pretrained(model, first_path, adapter_name=first)
                 for adapter_name, adapter_path in rest:
                     model.load_adapter(adapter_path, adapter_name=adapter_name)

@@ -26,6 +26,7 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
+from rag.models.adapters import merged
 from rag.models.resolve import resolve_model
 
 INFO_FILE = "reader.json"
@@ -101,11 +102,9 @@ def load_reader(
     folder: Path, model_cache_dir: Path, device: str = "cpu", dtype: torch.dtype = torch.float32
 ) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, ReaderInfo]:
     """Base + adapter + head from ``folder``, merged into one plain model in eval mode."""
-    from peft import PeftModel  # imported here: peft pulls in bitsandbytes, slow for the CLI's --help
-
     info = ReaderInfo.load(folder)
     base_folder = resolve_model(info.base_model, model_cache_dir)
-    model = PeftModel.from_pretrained(base_reader(base_folder), str(folder)).merge_and_unload()
+    model = merged(base_reader(base_folder), folder)
     return model.to(device=device, dtype=dtype).eval(), AutoTokenizer.from_pretrained(base_folder), info
 
 

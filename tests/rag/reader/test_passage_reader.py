@@ -3,6 +3,7 @@ each reading exactly as it would alone, and the two share the weights their adap
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 
 from finetune.reader.training import ReaderTrainConfig, adapted_model
 from rag.core.settings import Settings
+from rag.models.adapters import peft_quietly
 from rag.reader import model as reader_model
 from rag.reader.model import HEADLINE_CHARS, ReaderInfo, release_freed_memory
 from rag.reader.reader import SpanReader
@@ -126,3 +128,19 @@ def test_releasing_freed_memory_is_skipped_where_the_c_library_has_no_malloc_tri
     monkeypatch.setattr(reader_model.ctypes, "CDLL", lambda _name: MuslLike())
     release_freed_memory()  # no malloc_trim: nothing to do, no error
     assert calls == [0]
+
+
+def test_loading_a_reader_prints_no_peft_deprecation_noise(
+    readers: tuple[SpanReader, SpanReader, SpanReader], settings: Settings
+) -> None:
+    """peft reads a property transformers 5 deprecated; `heise-rag ask` printed that above each answer."""
+    fresh = SpanReader(folder=readers[0].folder, model_cache_dir=settings.model_cache_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fresh.warm_up()
+        with peft_quietly():
+            warnings.warn("eine andere Warnung", FutureWarning, stacklevel=1)  # others still show
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "is_gradient_checkpointing" in m]
+    assert "eine andere Warnung" in messages
+    assert fresh.read(QUESTION, [HEADLINE])  # and the adapter is really merged in and reads
