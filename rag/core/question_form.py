@@ -107,3 +107,30 @@ def asks_for_number(question: str) -> bool:
 def names_number(text: str) -> bool:
     """True for "2,8%", "fünf bis zehn Jahre", "das Zehnfache", "Mai 2013", "im 21. Jahrhundert"."""
     return _NUMBER.search(text) is not None
+
+
+_WHEN_QUESTION = re.compile(
+    r"\b(?:wann|in\s+welche[mn]\s+(?:jahr|jahrzehnt|jahrhundert|monat|zeitraum)\w*"
+    r"|an\s+welchem\s+(?:tag|datum)|welches\s+datum|um\s+wie\s*viel\s+uhr)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\b(?:1\d{3}|20\d{2})\b|\b\d{2,4}er\b|\b\d{1,2}\.\s?\d{1,2}\.|\b\d+\s*[vn]\.\s?chr\b"
+    rf"|\b(?:{_MONTH})\b|\b(?:montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag)"
+    r"|jahr|\buhr\b|frühjahr|frühling|sommer|herbst|winter|mittelalter|antike"
+    r"|\b(?:heute|gestern|morgen)\b|\bära\b|epoche"
+    r"|\b(?:ende|anfang|mitte|beginn)\s+de[rs]\b|\bnach\s+dem\b|\bvor\s+dem\b|\bwährend\b",
+    re.IGNORECASE,
+)
+
+
+def asks_when(question: str) -> bool:
+    """True for "Wann …?", "Seit wann …?", "In welchem Jahr(zehnt) …?", "An welchem Tag …?"."""
+    return _WHEN_QUESTION.search(question) is not None
+
+
+def names_time(text: str) -> bool:
+    """True for "1349", "Mai 2013", "in den 1950er Jahren", "vor 66 Millionen Jahren", "nach dem
+    Krieg"; not for "13", "233" or "1,5-Grad-Grenze", which a "Wann …?" span named on the dev
+    questions (a year is 1000-2099, the range of every year among XQuAD's dev references)."""
+    return _TIME.search(text) is not None

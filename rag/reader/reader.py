@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
-from rag.core.question_form import asks_for_number, names_number
+from rag.core.question_form import asks_for_number, asks_when, names_number, names_time
 from rag.core.sentences import is_one_sentence
 from rag.core.settings import Settings
 from rag.models.dtypes import inference_dtype
@@ -159,8 +159,10 @@ class SpanReader:
 def answer_test(question: str) -> Callable[[str], bool]:
     """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
     spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835") and its brackets
-    (``brackets_balanced``), and for "Wie viele …?" or "Wann …?" also a number or date
-    (``rag/core/question_form.py``)."""
+    (``brackets_balanced``), for "Wann …?" also a time (a year, month, date or era), for "Wie
+    viele …?" a number (``rag/core/question_form.py``)."""
+    if asks_when(question):
+        return lambda text: is_one_sentence(text) and brackets_balanced(text) and names_time(text)
     if asks_for_number(question):
         return lambda text: is_one_sentence(text) and brackets_balanced(text) and names_number(text)
     return lambda text: is_one_sentence(text) and brackets_balanced(text)

@@ -8,9 +8,11 @@ import pytest
 from rag.core.question_form import (
     asks_for_number,
     asks_what_happened,
+    asks_when,
     asks_why,
     is_yes_no_question,
     names_number,
+    names_time,
 )
 
 
@@ -90,6 +92,46 @@ def test_questions_that_ask_for_a_number_or_date(question: str, expected: bool) 
 )
 def test_spans_that_name_a_number_or_date(span: str, expected: bool) -> None:
     assert names_number(span) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Wann wurde die erste Warschauer Börse gegründet?", True),
+        ("Seit wann gibt es das Deutschlandticket?", True),
+        ("In welchem Jahr wurde das Interstate-Highway-System geschaffen?", True),
+        ("In welchem Jahrhundert entstand die Kathedrale?", True),
+        ("An welchem Tag startete die Mission?", True),
+        ("Wie viele Sender betreibt die BBC?", False),  # a number, not a time
+        ("Wie lange pilotierte ein Algorithmus den Jet?", False),  # a duration
+        ("In welchem Zeitabschnitt fand die pleistozäne Epoche statt?", False),  # a period's name
+        ("Wer gewann 2000 die Meisterschaft?", False),
+    ],
+)
+def test_questions_that_ask_when(question: str, expected: bool) -> None:
+    assert asks_when(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        ("1349", True),
+        ("8. Februar 2007", True),
+        ("im April", True),
+        ("in den 1950er Jahren", True),
+        ("vor 66 Millionen Jahren", True),
+        ("zwischen 2005 und 2010", True),
+        ("nach dem Zweiten Weltkrieg", True),
+        ("am Montag", True),
+        ("13", False),  # a number, but no year: "Wann erreichte die Pest England?" -> "13"
+        ("233", False),
+        ("1,5-Grad-Grenze", False),
+        ("bis zu 4096 Shadern", False),
+        ("Mainz", False),
+    ],
+)
+def test_spans_that_name_a_time(span: str, expected: bool) -> None:
+    assert names_time(span) is expected
 
 
 @pytest.mark.parametrize(

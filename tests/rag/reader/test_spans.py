@@ -126,6 +126,8 @@ def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions
     who, when = answer_test("Wer eröffnete den Hallenmarkt?"), answer_test("Wann wurde er eröffnet?")
     assert who("Hallenmarkt Newcastles") and not who("Hallenmarkt Newcastles. Bei seiner Eröffnung 1835")
     assert when("1835") and not when("Hallenmarkt Newcastles")
+    assert not when("233 Gemälde") and when("im Mai")  # "Wann …?" wants a time, not any number
+    assert answer_test("Wie viele Gemälde spendete er?")("233 Gemälde")
     assert not when("Newcastles. Bei seiner Eröffnung 1835")
     # a span cut at a bracket is half a phrase
     assert not who("Porifera (Schwämme") and not who("Raumfahrt), Joseph Shea")
