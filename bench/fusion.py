@@ -392,6 +392,7 @@ def main() -> None:
     fusions |= {f"rrf k={k}": rrf(k) for k in (1, 5, 10, 20, 60, 100)}
     fusions |= {f"rrf k=60 w_sparse={w}": rrf(60, 1.0, w) for w in (0.25, 0.5, 0.75, 1.5)}
     fusions["dbsf"] = normalised_sum(_dbsf_norm, 0.5)
+    fusions |= {f"dbsf a={a}": normalised_sum(_dbsf_norm, a) for a in (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)}
     fusions |= {f"minmax a={a}": normalised_sum(_minmax, a) for a in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)}
     result = evaluate(corpus, questions, runs, fusions)
     if "baseline" in runs and (args.adaptive or args.sweep):
