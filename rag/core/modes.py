@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-# auto: dense or hybrid per question, hybrid when the best BM25 score reaches a threshold
+# auto: dense or hybrid per question, hybrid when the best BM25 score stands out of the sparse list
 # (rag/retrieval/search.py; bench/fusion.py measured it).
 Mode = Literal["dense", "sparse", "hybrid", "auto"]
 MODES: tuple[Mode, ...] = get_args(Mode)

@@ -87,23 +87,33 @@ def hits(*scores: float) -> list[models.ScoredPoint]:
 
 @pytest.mark.parametrize(
     ("scores", "expected"),
-    [((), False), ((23.9, 20.0), False), ((24.0,), True), ((31.5, 30.0, 2.0), True)],
-    ids=["no lexical match", "weak top", "top at the threshold", "strong top"],
+    [
+        ((), False),
+        ((24.0,), False),
+        ((10.0, 10.0, 10.0), False),
+        ((3.0, 2.0, 1.0), False),
+        ((30.0, *[1.0] * 99), True),
+        ((12.0, 6.0, *[1.0] * 98), True),
+    ],
+    ids=["no lexical match", "one hit", "all alike", "evenly spread", "top stands out", "moderate top"],
 )
-def test_auto_fuses_only_when_the_best_bm25_score_reaches_the_threshold(
+def test_auto_fuses_only_when_the_best_bm25_score_stands_out_of_the_sparse_list(
     scores: tuple[float, ...], expected: bool
 ) -> None:
-    assert prefers_hybrid(hits(*scores), 24.0) is expected
+    """The signal is the top score's distance from the list's mean in standard deviations, so it
+    does not depend on the corpus' IDF scale or the question's length."""
+    assert prefers_hybrid(hits(*scores), 6.3) is expected
+    assert prefers_hybrid(hits(*[s * 3 for s in scores]), 6.3) is expected  # scale-free
 
 
 def test_auto_returns_the_hybrid_or_the_dense_ranking(retriever: HybridRetriever) -> None:
-    """Threshold 0: the question fuses, and the client-side DBSF ranks as Qdrant's fused query does;
+    """Threshold -inf: the question fuses, and the client-side DBSF ranks as Qdrant's fused query does;
     threshold infinity: the dense ranking. The query is one where the two rankings differ."""
     query = "Exchange Lücke"
     hybrid = ids(retriever.search(query, mode="hybrid").documents)
     dense = ids(retriever.search(query, mode="dense").documents)
     assert hybrid != dense
-    always = retriever.model_copy(update={"auto_sparse_threshold": 0.0})
+    always = retriever.model_copy(update={"auto_sparse_threshold": -math.inf})
     never = retriever.model_copy(update={"auto_sparse_threshold": math.inf})
     assert ids(always.search(query, mode="auto").documents) == hybrid
     assert ids(never.search(query, mode="auto").documents) == dense
