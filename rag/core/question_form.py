@@ -124,6 +124,17 @@ _TIME = re.compile(
 )
 
 
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def without_given_numbers(text: str, question: str) -> str:
+    """``text`` without the numbers the question names itself: "Wie viel kostet das iPhone 14?" is
+    not answered by "14: Apple plant wohl Preiserhöhungen", nor "Wie viele Stellen strich Meta
+    2022?" by "2022" (no XQuAD or heise dev reference of a number question repeats one)."""
+    given = set(_DIGITS.findall(question))
+    return _DIGITS.sub(lambda m: "" if m.group() in given else m.group(), text) if given else text
+
+
 def asks_when(question: str) -> bool:
     """True for "Wann …?", "Seit wann …?", "In welchem Jahr(zehnt) …?", "An welchem Tag …?"."""
     return _WHEN_QUESTION.search(question) is not None

@@ -19,7 +19,13 @@ from pathlib import Path
 import torch
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
-from rag.core.question_form import asks_for_number, asks_when, names_number, names_time
+from rag.core.question_form import (
+    asks_for_number,
+    asks_when,
+    names_number,
+    names_time,
+    without_given_numbers,
+)
 from rag.core.sentences import is_one_sentence
 from rag.core.settings import Settings
 from rag.models.dtypes import inference_dtype
@@ -160,12 +166,13 @@ def answer_test(question: str) -> Callable[[str], bool]:
     """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
     spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835") and its brackets
     (``brackets_balanced``), for "Wann …?" also a time (a year, month, date or era), for "Wie
-    viele …?" a number (``rag/core/question_form.py``)."""
-    if asks_when(question):
-        return lambda text: is_one_sentence(text) and brackets_balanced(text) and names_time(text)
-    if asks_for_number(question):
-        return lambda text: is_one_sentence(text) and brackets_balanced(text) and names_number(text)
-    return lambda text: is_one_sentence(text) and brackets_balanced(text)
+    viele …?" a number; either one the question does not name itself (``rag/core/question_form.py``)."""
+    kind = names_time if asks_when(question) else names_number if asks_for_number(question) else None
+    if kind is None:
+        return lambda text: is_one_sentence(text) and brackets_balanced(text)
+    return lambda text: (
+        is_one_sentence(text) and brackets_balanced(text) and kind(without_given_numbers(text, question))
+    )
 
 
 def readings(

@@ -13,6 +13,7 @@ from rag.core.question_form import (
     is_yes_no_question,
     names_number,
     names_time,
+    without_given_numbers,
 )
 
 
@@ -170,3 +171,11 @@ def test_questions_for_what_happened(question: str, expected: bool) -> None:
 )
 def test_questions_for_a_reason_or_purpose(question: str, expected: bool) -> None:
     assert asks_why(question) is expected
+
+
+def test_the_numbers_a_question_names_itself_are_no_answer() -> None:
+    question = "Wie viel kostet das iPhone 14 in 2022?"
+    assert not names_number(without_given_numbers("14: Apple plant wohl Preiserhöhungen", question))
+    assert names_number(without_given_numbers("iPhone 14 Pro Max: mehr als 2000 Euro", question))
+    assert not names_time(without_given_numbers("2022", question))
+    assert without_given_numbers("1.299 Euro", "Was kostet es?") == "1.299 Euro"  # none given

@@ -128,6 +128,8 @@ def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions
     assert when("1835") and not when("Hallenmarkt Newcastles")
     assert not when("233 Gemälde") and when("im Mai")  # "Wann …?" wants a time, not any number
     assert answer_test("Wie viele Gemälde spendete er?")("233 Gemälde")
+    price = answer_test("Wie viel kostet das iPhone 14?")
+    assert not price("14: Apple plant wohl Preiserhöhungen") and price("mehr als 2000 Euro")
     assert not when("Newcastles. Bei seiner Eröffnung 1835")
     # a span cut at a bracket is half a phrase
     assert not who("Porifera (Schwämme") and not who("Raumfahrt), Joseph Shea")
