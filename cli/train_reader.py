@@ -30,6 +30,10 @@ def train_reader(
     xquad_repeat: Annotated[
         int, typer.Option(min=1, help="XQuAD-Fragen (von Menschen) je Epoche so oft.")
     ] = 2,
+    single_names: Annotated[
+        bool,
+        typer.Option(help="Einwortnamen („Microsoft“, „Frankreich“) als Antworten der Lückenfragen."),
+    ] = False,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Torch-Threads (auf einer geteilten CPU: 1).")
     ] = None,
@@ -56,7 +60,9 @@ def train_reader(
         )
     if threads:
         torch.set_num_threads(threads)
-    data_config = ReaderDataConfig(heise_examples=heise_examples, passage_examples=passage_examples)
+    data_config = ReaderDataConfig(
+        heise_examples=heise_examples, passage_examples=passage_examples, single_names=single_names
+    )
     examples = build_reader_examples(
         xquad=files[XQUAD_FILE],
         gnad=files[GNAD_FILE],

@@ -30,6 +30,11 @@ def render_card(result: ReaderTrainResult, data: ReaderDataConfig, size_bytes: i
         if data.passage_examples
         else ""
     )
+    names = (
+        "; one-word names too, told from common nouns by how rarely an article precedes them (`single_names`)"
+        if data.single_names
+        else ""
+    )
     return f"""# heise-rag extractive reader (German)
 
 A span head on `{c.base_model}` (the provisioned E5 encoder): for a question and one passage it
@@ -49,7 +54,7 @@ at load time.
   gold paragraph, and over another paragraph of the same article without the answer (no-answer).
   The `heldout` articles (`xquad-heldout.jsonl`) are never seen. Split by paragraph.
 - `heise`: cloze questions over heise headlines (a name, product, number, year or quote replaced
-  by a question word, {data.word_dropout:.0%} of the other words dropped); no-answer twins ask the
+  by a question word, {data.word_dropout:.0%} of the other words dropped{names}); no-answer twins ask the
   question over the TF-IDF-nearest headline without the answer. Headlines that answer a heise dev
   question are excluded.
 - `gnad`: template questions (year, quantity, speaker) over 10kGNAD sentences, each over its
@@ -86,7 +91,7 @@ no GPU.
 ```
 heise-rag train reader --epochs {c.epochs} --top-layers {c.top_layers} --max-length {c.max_length} \\
   --xquad-repeat {c.xquad_repeat} --heise-examples {data.heise_examples} \\
-  --passage-examples {data.passage_examples}
+  --passage-examples {data.passage_examples}{" --single-names" if data.single_names else ""}
 ```
 """
 

@@ -18,6 +18,7 @@ from finetune.reader.data import (
     headline_questions,
     lexical_negatives,
     passage_questions,
+    single_names,
 )
 from ingest.sources.gnad import read_gnad
 from ingest.sources.headlines import read_headlines
@@ -33,6 +34,31 @@ def test_cloze_candidates_find_names_products_numbers_years_and_quotes() -> None
     assert ("Wann", "2022") in found
     assert ("Wie viele", "3 Milliarden") in found
     assert ("Was", "LaMDA") in found
+
+
+def test_one_word_names_are_told_from_common_nouns_by_the_articles_before_them() -> None:
+    texts = [
+        "Heute kauft Microsoft die Firma. Die Regierung prüft die Übernahme.",
+        "Gestern sperrt Frankreich die App, sagt die Regierung.",
+        "Nun will Microsoft mehr Daten, Microsoft und Frankreich streiten.",
+        "Auch Frankreich und Microsoft prüfen die Daten der Regierung.",
+        "Dann klagt Microsoft, Frankreich droht, die Daten bleiben.",
+    ]
+    names = single_names(texts, min_count=3)
+    assert {"Microsoft", "Frankreich"} <= names
+    assert not names & {"Regierung", "Daten", "Übernahme", "Firma", "App"}  # after an article
+    assert "Heute" not in names  # the first word is capitalised whatever it is
+    assert single_names([*texts, "microsoft.com ist erreichbar"], min_count=3) == names - {"Microsoft"}
+
+
+def test_cloze_candidates_take_one_word_names_only_when_given() -> None:
+    clause = "Frankreich will Tiktok verbieten"
+    assert ("Wer", 0, "Frankreich") not in set(cloze_candidates(clause))
+    found = set(cloze_candidates(clause, frozenset({"Frankreich", "Tiktok"})))
+    assert {("Wer", 0, "Frankreich"), ("Wer", 16, "Tiktok")} <= found
+    # a name inside a multi-word name or a product pattern is asked as that span only
+    inside = set(cloze_candidates("Dann testet Blake Lemoine LaMDA", frozenset({"Lemoine", "LaMDA"})))
+    assert ("Wer", 17, "Lemoine") not in inside and ("Wer", 26, "LaMDA") not in inside
 
 
 def test_a_cloze_question_leads_with_its_question_word_and_drops_the_answer() -> None:
