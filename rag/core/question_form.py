@@ -56,13 +56,18 @@ _WHAT_HAPPENED = re.compile(
     r"|(?:ist|war)\b[^?]*\baus\b[^?]*\bgeworden\b"  # "Was ist aus Gfycat geworden?"
     r"|(?:wurde|wird)\b[^?]*\baus\s+(?:\S+\s+){0,4}\S+\s*\?\s*$"  # "Was wurde 2023 aus Hyperloop One?"
     r"|(?:ist|war)\s+mit\s+[^?]+\?\s*$"  # "Was ist mit Twitter?"
-    r"|gibt\s+es\s+neues\b)",
+    r"|gibt\s+es\s+neues\b)"
+    # English, which the reader answers with a span cut out of a German headline ("Elon Musk [1]."
+    # for "What happened to Twitter in 2022?")
+    r"|^\s*(?:and\s+)?what(?:'s|\s+is|\s+was)?\s+(?:has\s+)?(?:happened|happening|going\s+on)\b"
+    r"|^\s*what\s+(?:became|has\s+become)\s+of\b",
     re.IGNORECASE,
 )
 
 
 def asks_what_happened(question: str) -> bool:
-    """True for "Was war … mit Exchange los?", "Was passierte …?", "Was wurde aus …?"."""
+    """True for "Was war … mit Exchange los?", "Was passierte …?", "Was wurde aus …?", "What
+    happened to …?"."""
     return _WHAT_HAPPENED.search(question) is not None
 
 

@@ -152,6 +152,10 @@ def test_spans_that_name_a_time(span: str, expected: bool) -> None:
         ("Was war das Los der Arbeiter?", False),  # "Los", the noun
         ("Was prüfte das britische Sozialamt im Jahr 2012?", False),
         ("Welche Pläne gibt es gegen Hass im Netz?", False),
+        ("What happened to Twitter in 2022?", True),  # English gets the statement too
+        ("What's going on with Log4j?", True),
+        ("What became of Hyperloop One?", True),
+        ("What is Log4Shell?", False),
     ],
 )
 def test_questions_for_what_happened(question: str, expected: bool) -> None:
