@@ -180,7 +180,10 @@ def headline_questions(
 
 
 def passage_questions(
-    gnad: Sequence[Article], config: ReaderDataConfig, rng: random.Random
+    gnad: Sequence[Article],
+    config: ReaderDataConfig,
+    rng: random.Random,
+    names: frozenset[str] = frozenset(),
 ) -> Iterator[ReaderExample]:
     """Cloze questions over one 10kGNAD sentence, asked over a window of its article's sentences.
 
@@ -198,7 +201,9 @@ def passage_questions(
             index = rng.randrange(len(body))
             sentence = body[index]
             # a capitalised pair at a sentence's start is mostly an ordinary word, not a name
-            candidates = [c for c in cloze_candidates(sentence) if c[1] > 0 and len(sentence.split()) <= 40]
+            candidates = [
+                c for c in cloze_candidates(sentence, names) if c[1] > 0 and len(sentence.split()) <= 40
+            ]
             if not candidates:
                 continue
             wh, start, answer = rng.choice(candidates)
@@ -299,7 +304,7 @@ def build_reader_examples(
     gnad_examples = list(gnad_questions(gnad_articles, config))
     gnad_pool = [" ".join(sentences(a.body)[:3]) for a in gnad_articles]
     # its own generator: the other sources draw the same examples whether or not passages are asked
-    passages = list(passage_questions(gnad_articles, config, random.Random(f"{config.seed}-passages")))
+    passages = list(passage_questions(gnad_articles, config, random.Random(f"{config.seed}-passages"), names))
     examples = [
         *xquad_questions(xquad, config, rng),
         *heise,

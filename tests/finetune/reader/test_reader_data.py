@@ -126,3 +126,7 @@ def test_passage_questions_ask_one_sentence_over_a_window_of_its_article(inputs:
         assert example.context in " ".join(body)
     # none asked by default (the committed reader was trained without them)
     assert list(passage_questions(gnad, ReaderDataConfig(), random.Random(3))) == []
+    # with one-word names, every word of the articles may be one: some answers are single words
+    words = frozenset(w for a in gnad for w in a.body.split() if w.isalpha() and w[:1].isupper())
+    named = list(passage_questions(gnad, config, random.Random(3), words))
+    assert any(" " not in e.answer and e.answer in words and e.question.startswith("Wer") for e in named)
