@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, cast
 
 from eval.questions import EvalQuestion
@@ -21,6 +22,7 @@ from eval.retrieval_metrics import (
     reciprocal_rank,
 )
 from rag.core.modes import EVAL_MODES, MODES, RERANK_SUFFIX, Mode
+from rag.core.timefilter import without_covered_dates
 from rag.retrieval.rerank import CrossEncoderReranker
 from rag.retrieval.search import HybridRetriever, SearchFilter
 
@@ -66,7 +68,9 @@ def evaluate_mode(
     curve = [0.0] * k
     for q in questions:
         started = time.perf_counter()
-        docs = retriever.search(q.question, SearchFilter(q.date_from, q.date_to), cast(Mode, base)).documents
+        # the query text the pipeline searches with (``RagPipeline._retrieve``)
+        text = without_covered_dates(q.question, q.date_from, q.date_to, date.today())
+        docs = retriever.search(text, SearchFilter(q.date_from, q.date_to), cast(Mode, base)).documents
         if suffix and reranker is not None:
             docs = list(reranker.compress_documents(docs, q.question))
         latency = (time.perf_counter() - started) * 1000

@@ -12,6 +12,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
+
+from stop_words import get_stop_words
 
 MONTHS = {
     "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "april": 4, "mai": 5, "juni": 6,
@@ -154,3 +157,42 @@ def detect_date_filter(question: str, today: date) -> DateFilter | None:
                 continue
             return DateFilter(start, end, question[match.start() : match.end()].strip())
     return None
+
+
+def without_covered_dates(question: str, date_from: date | None, date_to: date | None, today: date) -> str:
+    """``question`` without its time expression when the date range in force covers that expression.
+
+    Why: with the range in force every candidate was published in it, so "im März 2022" no longer
+    tells articles apart, while its words still pull the query's embedding and BM25 terms towards
+    headlines that name a year or a month: "building IoT 2022: Frühbucherrabatt bis Anfang April
+    verlängert" outranked the "Earth Hour" article for "Bei welcher Klima-Aktion wurde im März 2022
+    rund um den Globus … die Beleuchtung abgeschaltet?". An expression outside the range (the user
+    chose another one) stays, as does every word when no range is in force: then it is content;
+    and so does a question that asks about nothing but the time ("Was war im März 2022?").
+    """
+    if date_from is None and date_to is None:
+        return question
+    found = detect_date_filter(question, today)
+    if found is None or not _covers(date_from, date_to, found):
+        return question
+    at = question.find(found.text)
+    rest = " ".join((question[:at] + " " + question[at + len(found.text) :]).split())
+    rest = re.sub(r"\s+([?!.,;:])", r"\1", rest)
+    return rest if _names_something(rest) else question
+
+
+def _names_something(text: str) -> bool:
+    """Whether ``text`` keeps a word that is no stop word ("Was war?" does not: then the time
+    expression is all the question asks about, and it stays)."""
+    return any(word not in _stop_words() for word in re.findall(r"\w+", text.lower()))
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    return frozenset(get_stop_words("german"))
+
+
+def _covers(date_from: date | None, date_to: date | None, inner: DateFilter) -> bool:
+    starts_inside = date_from is None or (inner.date_from is not None and inner.date_from >= date_from)
+    ends_inside = date_to is None or (inner.date_to is not None and inner.date_to <= date_to)
+    return starts_inside and ends_inside

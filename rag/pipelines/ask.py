@@ -28,7 +28,7 @@ from stop_words import get_stop_words
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef, resolve_citations
 from rag.core.modes import AnswerMode, Mode, ReaderChoice
 from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
-from rag.core.timefilter import detect_date_filter
+from rag.core.timefilter import detect_date_filter, without_covered_dates
 from rag.pipelines.attribution import attribute_citations
 from rag.pipelines.evidence import choose_evidence, extractive_text, keeps_evidence
 from rag.retrieval.passages import focus_passage
@@ -141,8 +141,9 @@ class RagPipeline:
         question, options = inputs["question"], inputs["options"]
         filters = self._filters(question, options)
         self.retriever.mode = options.mode
+        in_range = without_covered_dates(question, filters.date_from, filters.date_to, self.today())
         result = self.retriever.search(
-            question, SearchFilter(filters.date_from, filters.date_to, filters.sources)
+            in_range, SearchFilter(filters.date_from, filters.date_to, filters.sources)
         )
         timings = dict(result.timings)
         documents = result.documents

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from rag.core.timefilter import DateFilter, detect_date_filter
+from rag.core.timefilter import DateFilter, detect_date_filter, without_covered_dates
 
 TODAY = date(2026, 11, 27)  # a Friday
 
@@ -58,3 +58,29 @@ def test_no_time_expression_means_no_filter(question: str) -> None:
 def test_label_is_german_and_readable() -> None:
     assert DateFilter(date(2022, 1, 1), date(2022, 4, 30)).label == "01.01.2022 – 30.04.2022"  # noqa: RUF001
     assert DateFilter(date(2022, 1, 1), None).label == "ab 01.01.2022"
+
+
+@pytest.mark.parametrize(
+    ("question", "date_from", "date_to", "searched"),
+    [
+        # the range in force covers the expression: its words no longer tell articles apart
+        (
+            "Bei welcher Klima-Aktion wurde im März 2022 das Licht abgeschaltet?",
+            date(2022, 3, 1),
+            date(2022, 3, 31),
+            "Bei welcher Klima-Aktion wurde das Licht abgeschaltet?",
+        ),
+        ("Was war Anfang 2022 mit Exchange?", date(2022, 1, 1), date(2022, 4, 30), "Was war mit Exchange?"),
+        ("Was gab es seit März 2022 zu Log4j?", date(2022, 3, 1), None, "Was gab es zu Log4j?"),
+        # another range (the user's) or none: the expression is content
+        ("Was war Anfang 2022 mit Exchange los?", date(2023, 1, 1), date(2023, 12, 31), None),
+        ("Was war Anfang 2022 mit Exchange los?", None, None, None),
+        ("Wer gewann das Spiel?", date(2022, 1, 1), date(2022, 12, 31), None),  # no expression
+        # nothing but the time is asked about
+        ("Was war im März 2022?", date(2022, 3, 1), date(2022, 3, 31), None),
+    ],
+)
+def test_the_search_leaves_out_the_time_expression_the_range_covers(
+    question: str, date_from: date | None, date_to: date | None, searched: str | None
+) -> None:
+    assert without_covered_dates(question, date_from, date_to, TODAY) == (searched or question)

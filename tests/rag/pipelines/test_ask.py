@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ from rag.core.answer import Answer, resolve_citations
 from rag.core.settings import Settings, get_settings
 from rag.pipelines.ask import AskOptions
 from rag.pipelines.components import open_pipeline
+from rag.retrieval.search import HybridRetriever, SearchResult
 
 runner = CliRunner()
 
@@ -49,6 +51,28 @@ def test_a_detected_range_without_articles_is_dropped_with_a_notice(ask_env: Set
     assert (answer.filters.date_from, answer.filters.detected_text) == (None, "")
     assert answer.notices == [
         "Im Zeitraum aus der Frage ('im März 2019') gibt es keine Artikel; gesucht wurde ohne Zeitfilter."
+    ]
+
+
+def test_the_search_leaves_out_the_date_the_filter_covers_unless_the_filter_is_dropped(
+    ask_env: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searched: list[str] = []
+    search = HybridRetriever.search
+
+    def recording(self: HybridRetriever, query: str, *args: Any, **kwargs: Any) -> SearchResult:
+        searched.append(query)
+        return search(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(HybridRetriever, "search", recording)
+    with open_pipeline(ask_env) as pipeline:
+        pipeline.today = lambda: date(2026, 11, 27)
+        pipeline.ask("Was war Anfang 2022 mit Exchange los?", AskOptions(k=1))
+        pipeline.ask("Was geschah im März 2019 mit dem Raspberry Pi?", AskOptions(k=1))
+    assert searched == [
+        "Was war mit Exchange los?",  # the range holds only 2022 articles: "Anfang 2022" adds nothing
+        "Was geschah mit dem Raspberry Pi?",
+        "Was geschah im März 2019 mit dem Raspberry Pi?",  # no article in the range: searched as asked
     ]
 
 
