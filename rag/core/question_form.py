@@ -41,6 +41,13 @@ _ALTERNATIVE = re.compile(r"\boder\b|\bor\b", re.IGNORECASE)
 _IMPERATIVE = re.compile(r"^\s*\w+\s+Sie\b")  # "Nennen Sie …", "Beschreiben Sie …"
 
 
+def opens_with_question_word(span: str) -> bool:
+    """True for "Wann Apple angeblich die Veröffentlichung plant", "Welche Reaktionen": an indirect
+    question names what is asked, not the answer (none of the 632 XQuAD dev references opens with a
+    question word; headlines such as "iPadOS 17: Wann Apple … plant" offered the reader such spans)."""
+    return _QUESTION_WORD.match(span.lstrip()) is not None
+
+
 def is_yes_no_question(question: str) -> bool:
     """True for "Darf …?", "Hat Microsoft …?", "Did …?"; False for anything a span can answer."""
     return not (

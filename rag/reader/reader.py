@@ -24,6 +24,7 @@ from rag.core.question_form import (
     asks_when,
     names_number,
     names_time,
+    opens_with_question_word,
     without_given_numbers,
 )
 from rag.core.sentences import is_one_sentence
@@ -164,15 +165,18 @@ class SpanReader:
 
 def answer_test(question: str) -> Callable[[str], bool]:
     """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
-    spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835") and its brackets
-    (``brackets_balanced``), for "Wann …?" also a time (a year, month, date or era), for "Wie
-    viele …?" a number; either one the question does not name itself (``rag/core/question_form.py``)."""
+    spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835"), its brackets whole
+    (``brackets_balanced``), no indirect question ("Wann Apple angeblich die Veröffentlichung
+    plant"), for "Wann …?" also a time (a year, month, date or era), for "Wie viele …?" a number;
+    either one the question does not name itself (``rag/core/question_form.py``)."""
     kind = names_time if asks_when(question) else names_number if asks_for_number(question) else None
+
+    def well_formed(text: str) -> bool:
+        return is_one_sentence(text) and brackets_balanced(text) and not opens_with_question_word(text)
+
     if kind is None:
-        return lambda text: is_one_sentence(text) and brackets_balanced(text)
-    return lambda text: (
-        is_one_sentence(text) and brackets_balanced(text) and kind(without_given_numbers(text, question))
-    )
+        return well_formed
+    return lambda text: well_formed(text) and kind(without_given_numbers(text, question))
 
 
 def readings(

@@ -13,6 +13,7 @@ from rag.core.question_form import (
     is_yes_no_question,
     names_number,
     names_time,
+    opens_with_question_word,
     without_given_numbers,
 )
 
@@ -183,3 +184,18 @@ def test_the_numbers_a_question_names_itself_are_no_answer() -> None:
     assert names_number(without_given_numbers("iPhone 14 Pro Max: mehr als 2000 Euro", question))
     assert not names_time(without_given_numbers("2022", question))
     assert without_given_numbers("1.299 Euro", "Was kostet es?") == "1.299 Euro"  # none given
+
+
+@pytest.mark.parametrize(
+    ("span", "indirect"),
+    [
+        ("Wann Apple angeblich die Veröffentlichung plant", True),
+        ("Welche Reaktionen", True),
+        (" wie viel die Schäden kosten", True),
+        ("iPadOS 17", False),
+        ("Wannsee-Konferenz", False),
+        ("Wolfsburg", False),
+    ],
+)
+def test_opens_with_question_word(span: str, indirect: bool) -> None:
+    assert opens_with_question_word(span) is indirect

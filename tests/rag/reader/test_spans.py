@@ -134,6 +134,9 @@ def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions
     # a span cut at a bracket is half a phrase
     assert not who("Porifera (Schwämme") and not who("Raumfahrt), Joseph Shea")
     assert who("1.600 mm (5 Fuß 3 Zoll)") and not when("Zoll), 1835")
+    # an indirect question names what is asked, not the answer
+    what = answer_test("Was kündigte Apple im September 2023 an?")
+    assert not what("Wann Apple angeblich die Veröffentlichung plant") and what("iPadOS 17")
 
 
 def test_a_bracket_the_span_opens_and_closes_survives_trimming() -> None:
