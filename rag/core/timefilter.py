@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 
-from stop_words import get_stop_words
+from rag.core.stopword_lists import german_stop_words
 
 MONTHS = {
     "januar": 1, "jänner": 1, "februar": 2, "märz": 3, "maerz": 3, "april": 4, "mai": 5, "juni": 6,
@@ -184,12 +183,7 @@ def without_covered_dates(question: str, date_from: date | None, date_to: date |
 def _names_something(text: str) -> bool:
     """Whether ``text`` keeps a word that is no stop word ("Was war?" does not: then the time
     expression is all the question asks about, and it stays)."""
-    return any(word not in _stop_words() for word in re.findall(r"\w+", text.lower()))
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    return frozenset(get_stop_words("german"))
+    return any(word not in german_stop_words() for word in re.findall(r"\w+", text.lower()))
 
 
 def _covers(date_from: date | None, date_to: date | None, inner: DateFilter) -> bool:

@@ -15,7 +15,6 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
@@ -23,11 +22,11 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 from pydantic import BaseModel
-from stop_words import get_stop_words
 
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef, resolve_citations
 from rag.core.modes import AnswerMode, Mode, ReaderChoice
 from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
+from rag.core.stopword_lists import english_stop_words, german_stop_words
 from rag.core.timefilter import detect_date_filter, without_covered_dates
 from rag.pipelines.attribution import attribute_citations
 from rag.pipelines.evidence import choose_evidence, extractive_text, keeps_evidence
@@ -81,21 +80,11 @@ def check_question(question: str) -> list[str]:
     words = [w.lower() for w in _WORD.findall(question)]
     if not words:
         raise InvalidQuestionError("Die Frage enthält keine Wörter.")
-    english = sum(w in _english() for w in words)
-    german = sum(w in _german() for w in words)
+    english = sum(w in english_stop_words() for w in words)
+    german = sum(w in german_stop_words() for w in words)
     if english >= 2 and english > german:
         return ["Die Frage scheint englisch zu sein; die Quellen und die Antwort sind deutsch."]
     return []
-
-
-@lru_cache(maxsize=1)
-def _english() -> frozenset[str]:
-    return frozenset(get_stop_words("english"))
-
-
-@lru_cache(maxsize=1)
-def _german() -> frozenset[str]:
-    return frozenset(get_stop_words("german"))
 
 
 class RagPipeline:

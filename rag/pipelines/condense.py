@@ -27,8 +27,8 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
-from stop_words import get_stop_words
 
+from rag.core.stopword_lists import german_stop_words
 from rag.core.timefilter import MONTHS
 from rag.pipelines.ask import MAX_QUESTION_CHARS
 
@@ -58,7 +58,7 @@ CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
 _PREFIX = re.compile(r"^\s*(?:eigenständige\s+frage|umformulierte\s+frage|frage)\s*:\s*", re.IGNORECASE)
 _QUOTES = "\"'„“”«»‚‘’"  # noqa: RUF001 - German quotation marks are what the model emits
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-_GERMAN_STOP_WORDS = frozenset(get_stop_words("german")) | {"und", "denn", "dagegen", "dazu", "davon"}
+_GERMAN_STOP_WORDS = german_stop_words() | {"und", "denn", "dagegen", "dazu", "davon"}
 
 
 @dataclass(frozen=True)

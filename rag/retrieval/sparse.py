@@ -17,14 +17,10 @@ from functools import lru_cache
 
 import Stemmer
 from qdrant_client import models
-from stop_words import get_stop_words
+
+from rag.core.stopword_lists import german_stop_words
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    return frozenset(get_stop_words("german"))
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +31,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def tokenize(text: str) -> list[str]:
     """Lower-cased words without German stop words, Snowball-stemmed."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in _stop_words() and w != "_"]
+    words = [w for w in _WORD.findall(text.lower()) if w not in german_stop_words() and w != "_"]
     return _stemmer().stemWords(words)
 
 
