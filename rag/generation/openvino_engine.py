@@ -19,9 +19,11 @@ their sources, so after each token the pipeline looks up the last three tokens i
 that the next few tokens continue as they do there, and checks the guess in one pass of the model.
 Greedy answers stay the same (29 of 30 dev answers identical, the other differs by rounding) and
 take 0.6-0.7x the time (docs/benchmarks.md, Generator engines). What it cannot serve exactly, a sampled
-request (the guesses would change its distribution) and the prompt scoring of :meth:`prefill`,
-goes to a plain pipeline that is built on first need (it costs the compiled model's memory once
-more, so the product's greedy path never builds it).
+request (the guesses would change its distribution), goes to a plain pipeline that is built on first
+need (it costs the compiled model's memory once more, so the product's greedy path never builds it).
+The prompt scoring of :meth:`prefill` gets a pipeline of its own without the prefix cache, also
+built on first need: a prompt whose beginning is cached is not read again, and ``echo`` then
+returns no log-probabilities for it (a repeated prompt came back with none at all).
 
 What it does not do: LoRA adapters and bitsandbytes quantization (``load_engine`` keeps those on
 transformers), TGI's ``typical_p`` and ``top_n_tokens`` (refused with a message).
@@ -77,12 +79,14 @@ class OpenVinoEngine(Engine):
         self.pipeline = self._build(prompt_lookup=lookup_tokens > 0)
         # the pipeline without prompt lookup when the main one has it; built on first need
         self._plain: og.ContinuousBatchingPipeline | None = None if lookup_tokens else self.pipeline
+        # the pipeline that scores prompts (``prefill``), without the prefix cache; built on first need
+        self._scoring: og.ContinuousBatchingPipeline | None = None
         self._request_ids = iter(range(2**62))
 
-    def _build(self, *, prompt_lookup: bool) -> og.ContinuousBatchingPipeline:
+    def _build(self, *, prompt_lookup: bool, prefix_caching: bool = True) -> og.ContinuousBatchingPipeline:
         scheduler = og.SchedulerConfig()
         # The shared system prompt and instructions are read once, not for every question.
-        scheduler.enable_prefix_caching = True
+        scheduler.enable_prefix_caching = prefix_caching
         # Read a whole prompt in one step: the default (256 tokens a step) made the first token of
         # a 1,000-token prompt slower.
         scheduler.max_num_batched_tokens = self.max_position
@@ -92,8 +96,13 @@ class OpenVinoEngine(Engine):
         return og.ContinuousBatchingPipeline(self._path, scheduler, "CPU", properties)
 
     def _pipeline_for(self, config: og.GenerationConfig) -> og.ContinuousBatchingPipeline:
-        """The lookup pipeline for greedy generation, the plain one for sampling and prompt scoring."""
-        if self.lookup_tokens and not config.do_sample and not config.echo:
+        """The lookup pipeline for greedy generation, the plain one for sampling, the scoring one
+        (no prefix cache) for ``echo``."""
+        if config.echo:
+            if self._scoring is None:
+                self._scoring = self._build(prompt_lookup=False, prefix_caching=False)
+            return self._scoring
+        if self.lookup_tokens and not config.do_sample:
             config.num_assistant_tokens = self.lookup_tokens
             config.max_ngram_size = LOOKUP_NGRAM
             return self.pipeline

@@ -57,6 +57,12 @@ def test_streams_tokens_with_logprobs_stops_and_scores_the_prompt(registered: tu
     prefill = engine.prefill(ids[:5])
     assert [t.id for t in prefill] == ids[:5]
     assert prefill[0].logprob is None and all(t.logprob is not None and t.logprob <= 0 for t in prefill[1:])
+    # a prompt scored before, whole or as the beginning of a longer one, is scored again in full:
+    # with the prefix cache the pipeline skipped it and returned no log-probabilities for it
+    again = engine.prefill(ids[:5])
+    assert [t.logprob for t in again] == pytest.approx([t.logprob for t in prefill], abs=1e-3, nan_ok=True)
+    longer = engine.prefill(ids)
+    assert longer[0].logprob is None and all(t.logprob is not None for t in longer[1:])
 
 
 @pytest.mark.slow
