@@ -29,7 +29,13 @@ from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
 from rag.core.stopword_lists import english_stop_words, german_stop_words
 from rag.core.timefilter import detect_date_filter, without_covered_dates
 from rag.pipelines.attribution import attribute_citations
-from rag.pipelines.evidence import choose_evidence, extractive_text, keeps_evidence
+from rag.pipelines.evidence import (
+    choose_evidence,
+    extractive_text,
+    keeps_evidence,
+    missing_value,
+    unanswered_text,
+)
 from rag.retrieval.passages import focus_passage
 from rag.retrieval.rerank import CrossEncoderReranker
 from rag.retrieval.search import HybridRetriever, SearchFilter
@@ -269,6 +275,8 @@ class RagPipeline:
         confidence = evidence[0].confidence if evidence else 0.0
         if not evidence or confidence < self.min_confidence:
             return REFUSAL, [], confidence
+        if missing := missing_value(question, readings):
+            return unanswered_text(evidence[0], missing), evidence[:1], confidence
         extractive = extractive_text(evidence, sources, question)
         if self.answer_mode == "extractive" or len(evidence) > 1:
             return extractive, evidence, confidence

@@ -6,6 +6,11 @@ that span with its source (``extractive``) or a sentence the generator writes fr
 alone (``evidence``), accepted only when it keeps the span and cites its source, otherwise replaced
 by the extractive answer. Below the confidence threshold the answer is the refusal sentence.
 
+A question for a number or a time ("Wie viel kostet …?", "Wann …?") that no source answers with
+one (the reader found no such span in any of them) is refused, with the nearest sentence quoted:
+the reader's best span regardless ("teuerstem Modell" for the price of an iPhone) would pass for
+an answer.
+
 Conflicting sources: when a second source holds a different value (a number or date: prices,
 counts, years) for the question, and the reader is sure of both (``CONFLICT_CONFIDENCE``), the
 answer names both with their dates instead of picking one silently. Only dated sources can
@@ -20,7 +25,14 @@ from collections.abc import Sequence
 
 from rag.core.answer import Evidence, SourceRef
 from rag.core.modes import ReaderChoice
-from rag.core.question_form import asks_what_happened, asks_why, is_yes_no_question
+from rag.core.prompting import REFUSAL
+from rag.core.question_form import (
+    asks_for_number,
+    asks_what_happened,
+    asks_when,
+    asks_why,
+    is_yes_no_question,
+)
 from rag.core.sentences import SENTENCE
 from rag.reader.reader import Reading
 
@@ -145,6 +157,27 @@ def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef], 
     if asks_what_happened(question):
         return f"Die Quelle berichtet: „{best.sentence.strip()}“ {marker}."
     return f"{best.span} {marker}."
+
+
+def missing_value(question: str, readings: Sequence[Reading]) -> str | None:
+    """What a number or time question asks for ("einen Zeitpunkt", "eine Zahl") when no reading
+    names one (``Reading.fits``); None when one does or the question asks for neither."""
+    if any(r.fits for r in readings):
+        return None
+    if asks_when(question):
+        return "einen Zeitpunkt"
+    if asks_for_number(question):
+        return "eine Zahl"
+    return None
+
+
+def unanswered_text(evidence: Evidence, missing: str) -> str:
+    """The refusal for a question whose value no source names, with the nearest sentence quoted."""
+    marker = _CITATION_MARK.format(evidence.source)
+    return (
+        f"{REFUSAL.rstrip('.')}: keine Quelle nennt {missing} dazu. "
+        f"Am nächsten kommt „{evidence.sentence.strip()}“ {marker}."
+    )
 
 
 def keeps_evidence(text: str, evidence: Evidence) -> bool:

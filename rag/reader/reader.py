@@ -45,7 +45,10 @@ from rag.reader.spans import SpanScore, best_span, brackets_balanced, trim_span,
 
 @dataclass(frozen=True)
 class Reading:
-    """The best span of one passage: offsets into it, its text, margin over no-answer, confidence."""
+    """The best span of one passage: offsets into it, its text, margin over no-answer, confidence.
+
+    ``fits`` is False where no span of the passage passed the question's test (``answer_test``: no
+    number for "Wie viele …?", no time for "Wann …?") and the reading is its best span regardless."""
 
     passage: int
     start: int
@@ -53,6 +56,7 @@ class Reading:
     text: str
     margin: float
     confidence: float
+    fits: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,8 @@ def readings(
         if end > start:
             margin = _margin(span)
             confidence = calibration.probability(margin, len(text))
-            found.append(Reading(passage, start, end, text[start:end], margin, confidence))
+            fits = accept is None or passage in accepted
+            found.append(Reading(passage, start, end, text[start:end], margin, confidence, fits))
     return sorted(found, key=lambda r: r.margin, reverse=True)
 
 

@@ -26,23 +26,35 @@ QUESTION = "Was hält seit Neujahr E-Mails in Exchange-Warteschlangen fest?"
 class FixedReader:
     """Finds ``span`` in whichever passage holds it, with the given confidence."""
 
-    def __init__(self, span: str, confidence: float) -> None:
-        self.span, self.confidence = span, confidence
+    def __init__(self, span: str, confidence: float, *, fits: bool = True) -> None:
+        self.span, self.confidence, self.fits = span, confidence, fits
 
     def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
         return [
             Reading(
-                i, p.index(self.span), p.index(self.span) + len(self.span), self.span, 1.0, self.confidence
+                i,
+                p.index(self.span),
+                p.index(self.span) + len(self.span),
+                self.span,
+                1.0,
+                self.confidence,
+                self.fits,
             )
             for i, p in enumerate(passages)
             if self.span in p
         ]
 
 
-def _ask(pipeline: RagPipeline, mode: str, reader: FixedReader, min_confidence: float = 0.3) -> list[object]:
+def _ask(
+    pipeline: RagPipeline,
+    mode: str,
+    reader: FixedReader,
+    min_confidence: float = 0.3,
+    question: str = QUESTION,
+) -> list[object]:
     pipeline.reader, pipeline.answer_mode, pipeline.min_confidence = reader, mode, min_confidence  # type: ignore[assignment]
     pipeline.today = lambda: date(2026, 11, 27)
-    return list(pipeline.stream(QUESTION, AskOptions(k=2)))
+    return list(pipeline.stream(question, AskOptions(k=2)))
 
 
 def test_extractive_answer_is_the_span_with_its_source_and_the_evidence(ask_env: Settings) -> None:
@@ -77,6 +89,24 @@ def test_an_unsure_reader_refuses(ask_env: Settings) -> None:
     assert isinstance(answer, Answer)
     assert answer.text == REFUSAL and answer.refused
     assert answer.evidence == [] and answer.confidence == 0.1
+
+
+def test_a_number_question_no_source_answers_with_a_number_is_refused_with_the_nearest_sentence(
+    ask_env: Settings,
+) -> None:
+    """ "Wie viel kostet das iPhone 15?" over headlines without a price was answered "teuerstem
+    Modell [1]."; the reader's best span regardless must not pass for the number asked."""
+    unfit = FixedReader("Ein Datumsfehler", 0.9, fits=False)
+    with open_pipeline(ask_env) as pipeline:
+        *_, refused = _ask(pipeline, "evidence", unfit, question="Wie viele E-Mails hielt Exchange fest?")
+        *_, kept = _ask(pipeline, "extractive", unfit, question=QUESTION)  # asks for no number
+    assert isinstance(refused, Answer) and isinstance(kept, Answer)
+    assert refused.refused and refused.text.startswith(REFUSAL.rstrip("."))
+    (evidence,) = refused.evidence
+    assert "keine Quelle nennt eine Zahl dazu" in refused.text
+    assert f"„{evidence.sentence}“ [1]." in refused.text and "Ein Datumsfehler" in evidence.sentence
+    assert [c.article_id for c in refused.citations] == [evidence.article_id]
+    assert kept.text == "Ein Datumsfehler [1]." and not kept.refused
 
 
 def test_evidence_mode_keeps_a_faithful_sentence_and_replaces_one_that_drops_the_span(

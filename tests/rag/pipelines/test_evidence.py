@@ -9,6 +9,7 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
+    missing_value,
     order_readings,
     sentence_around,
 )
@@ -126,3 +127,12 @@ def test_questions_for_what_happened_and_for_a_reason_get_the_sentence() -> None
     assert extractive_text(evidence, SOURCES, "Was kostet die Konsole?") == "450 Euro [1]."
     why = extractive_text(evidence, SOURCES, "Warum ist die Konsole so teuer?")
     assert why == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."
+
+
+def test_a_value_no_reading_names_is_missing_only_for_number_and_time_questions() -> None:
+    fitting = _reading(0, "450 Euro", 0.8)
+    unfit = Reading(0, 0, 4, "Sony", margin=1.0, confidence=0.6, fits=False)
+    assert missing_value("Wie viel kostet die Konsole?", [unfit]) == "eine Zahl"
+    assert missing_value("Wann beginnt der Verkauf?", [unfit]) == "einen Zeitpunkt"
+    assert missing_value("Wie viel kostet die Konsole?", [unfit, fitting]) is None  # one source names it
+    assert missing_value("Wer stellt die Konsole vor?", [unfit]) is None  # asks for neither

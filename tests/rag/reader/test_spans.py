@@ -107,19 +107,19 @@ PASSAGE = "Deutsche Welle sendet 300 Programme"
 WINDOW_OFFSETS = [None, None, None, (0, 8), (9, 14), (15, 21), (22, 25), (26, 35), None]
 
 
-def _read(accept: object) -> tuple[str, float]:
+def _read(accept: object) -> tuple[str, float, bool]:
     start = torch.tensor([[0, 0, 0, 5.0, 0, 0, 6.0, 0, 0]])
     end = torch.tensor([[0, 0, 0, 0, 5.0, 0, 0, 3.0, 0]])
     enc = {"overflow_to_sample_mapping": torch.tensor([0]), "offset_mapping": [WINDOW_OFFSETS]}
     (reading,) = readings(enc, start, end, [PASSAGE], Calibration(), accept)  # type: ignore[arg-type]
-    return reading.text, reading.margin
+    return reading.text, reading.margin, reading.fits
 
 
 def test_a_number_question_takes_the_best_span_that_names_a_number() -> None:
-    assert _read(None) == ("Deutsche Welle", 10.0)
-    assert _read(names_number) == ("300 Programme", 9.0)  # its own, lower margin
-    # no span names a number: the best span as before
-    assert _read(lambda text: "Radio" in text) == ("Deutsche Welle", 10.0)
+    assert _read(None) == ("Deutsche Welle", 10.0, True)
+    assert _read(names_number) == ("300 Programme", 9.0, True)  # its own, lower margin
+    # no span names a number: the best span as before, marked as not fitting the question
+    assert _read(lambda text: "Radio" in text) == ("Deutsche Welle", 10.0, False)
 
 
 def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions() -> None:
