@@ -33,7 +33,7 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
-    missing_value,
+    typed_readings,
     unanswered_text,
 )
 from rag.retrieval.passages import focus_passage
@@ -75,6 +75,32 @@ class AskOptions(BaseModel):
     detect_dates: bool = True
 
 
+_ENGLISH_OPENERS = frozenset(
+    [
+        "which",
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "is",
+        "are",
+        "were",
+        "does",
+        "do",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+    ]
+)
+
+
 def check_question(question: str) -> list[str]:
     """Reject what cannot be a question; return German notices for what can be answered anyway."""
     if not question.strip():
@@ -88,7 +114,8 @@ def check_question(question: str) -> list[str]:
         raise InvalidQuestionError("Die Frage enthält keine Wörter.")
     english = sum(w in english_stop_words() for w in words)
     german = sum(w in german_stop_words() for w in words)
-    if english >= 2 and english > german:
+    # two English stop words, or one as the opening question word: "Which company bought …?"
+    if english > german and (english >= 2 or words[0] in _ENGLISH_OPENERS):
         return ["Die Frage scheint englisch zu sein; die Quellen und die Antwort sind deutsch."]
     return []
 
@@ -269,13 +296,13 @@ class RagPipeline:
         assert self.reader is not None
         sources, passages = retrieval["sources"], retrieval["passages"]
         started = time.perf_counter()
-        readings = self.reader.read(question, passages)
+        readings, missing = typed_readings(question, self.reader.read(question, passages))
         retrieval["timings"]["read"] = time.perf_counter() - started
         evidence = choose_evidence(readings, sources, passages, self.min_confidence, self.reader_choice)
         confidence = evidence[0].confidence if evidence else 0.0
         if not evidence or confidence < self.min_confidence:
             return REFUSAL, [], confidence
-        if missing := missing_value(question, readings):
+        if missing:
             return unanswered_text(evidence[0], missing), evidence[:1], confidence
         extractive = extractive_text(evidence, sources, question)
         if self.answer_mode == "extractive" or len(evidence) > 1:

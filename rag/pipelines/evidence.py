@@ -6,10 +6,10 @@ that span with its source (``extractive``) or a sentence the generator writes fr
 alone (``evidence``), accepted only when it keeps the span and cites its source, otherwise replaced
 by the extractive answer. Below the confidence threshold the answer is the refusal sentence.
 
-A question for a number or a time ("Wie viel kostet …?", "Wann …?") that no source answers with
-one (the reader found no such span in any of them) is refused, with the nearest sentence quoted:
-the reader's best span regardless ("teuerstem Modell" for the price of an iPhone) would pass for
-an answer.
+A question for a number or a time ("Wie viel kostet …?", "Wann …?") is answered from a source
+whose span names one (``Reading.fits``) where any does, and refused, with the nearest sentence
+quoted, where none does: the reader's best span regardless ("teuerstem Modell" for the price of an
+iPhone, "Gestohlener Cloud-Master-Key" for the bandwidth of an attack) would pass for an answer.
 
 Conflicting sources: when a second source holds a different value (a number or date: prices,
 counts, years) for the question, and the reader is sure of both (``CONFLICT_CONFIDENCE``), the
@@ -159,16 +159,23 @@ def extractive_text(evidence: Sequence[Evidence], sources: Sequence[SourceRef], 
     return f"{best.span} {marker}."
 
 
-def missing_value(question: str, readings: Sequence[Reading]) -> str | None:
-    """What a number or time question asks for ("einen Zeitpunkt", "eine Zahl") when no reading
-    names one (``Reading.fits``); None when one does or the question asks for neither."""
-    if any(r.fits for r in readings):
-        return None
+def asked_value(question: str) -> str | None:
+    """What a number or time question asks for ("einen Zeitpunkt", "eine Zahl"); None for others."""
     if asks_when(question):
         return "einen Zeitpunkt"
     if asks_for_number(question):
         return "eine Zahl"
     return None
+
+
+def typed_readings(question: str, readings: Sequence[Reading]) -> tuple[list[Reading], str | None]:
+    """The readings to answer from, and what is missing when a number or time question's value is
+    named by none: such a question is answered only from readings that name one, where any does."""
+    asked = asked_value(question)
+    fitting = [r for r in readings if r.fits]
+    if asked is None:
+        return list(readings), None
+    return (fitting, None) if fitting else (list(readings), asked)
 
 
 def unanswered_text(evidence: Evidence, missing: str) -> str:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from rag.core.answer import Answer, resolve_citations
 from rag.core.settings import Settings, get_settings
-from rag.pipelines.ask import AskOptions
+from rag.pipelines.ask import AskOptions, check_question
 from rag.pipelines.components import open_pipeline
 from rag.retrieval.search import HybridRetriever, SearchResult
 
@@ -134,3 +134,10 @@ def test_unreachable_qdrant_and_tgi_are_named(ask_env: Settings, monkeypatch: py
     get_settings.cache_clear()
     qdrant = runner.invoke(app, ["ask", "Exchange?"])
     assert qdrant.exit_code == 1 and "Qdrant unter http://127.0.0.1:9 ist nicht erreichbar" in qdrant.output
+
+
+def test_a_short_english_question_is_noticed_by_its_opening_question_word() -> None:
+    notice = ["Die Frage scheint englisch zu sein; die Quellen und die Antwort sind deutsch."]
+    assert check_question("Which company bought Activision Blizzard?") == notice
+    assert check_question("Was kostet Netflix?") == []  # "was" is German here as well
+    assert check_question("Wie teuer ist das iPhone 15?") == []

@@ -9,9 +9,9 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
-    missing_value,
     order_readings,
     sentence_around,
+    typed_readings,
 )
 from rag.reader.reader import Reading
 
@@ -129,10 +129,14 @@ def test_questions_for_what_happened_and_for_a_reason_get_the_sentence() -> None
     assert why == "Die Quelle sagt dazu: „Sie kostet 450 Euro.“ [1]."
 
 
-def test_a_value_no_reading_names_is_missing_only_for_number_and_time_questions() -> None:
-    fitting = _reading(0, "450 Euro", 0.8)
+def test_a_number_or_time_question_is_answered_from_a_reading_that_names_one() -> None:
+    fitting = _reading(1, "500 Euro", 0.3)
     unfit = Reading(0, 0, 4, "Sony", margin=1.0, confidence=0.6, fits=False)
-    assert missing_value("Wie viel kostet die Konsole?", [unfit]) == "eine Zahl"
-    assert missing_value("Wann beginnt der Verkauf?", [unfit]) == "einen Zeitpunkt"
-    assert missing_value("Wie viel kostet die Konsole?", [unfit, fitting]) is None  # one source names it
-    assert missing_value("Wer stellt die Konsole vor?", [unfit]) is None  # asks for neither
+    price, start, who = "Wie viel kostet die Konsole?", "Wann beginnt der Verkauf?", "Wer stellt sie vor?"
+    # another source names a number: the answer comes from it, although [1] ranks and reads better
+    assert typed_readings(price, [unfit, fitting]) == ([fitting], None)
+    # none names one: all stay (the nearest sentence is quoted) and the missing value is named
+    assert typed_readings(price, [unfit]) == ([unfit], "eine Zahl")
+    assert typed_readings(start, [unfit]) == ([unfit], "einen Zeitpunkt")
+    # a question for neither keeps every reading
+    assert typed_readings(who, [unfit, fitting]) == ([unfit, fitting], None)
