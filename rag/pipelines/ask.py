@@ -302,8 +302,8 @@ class RagPipeline:
         confidence = evidence[0].confidence if evidence else 0.0
         if not evidence or confidence < self.min_confidence:
             return REFUSAL, [], confidence
-        if missing:
-            return unanswered_text(evidence[0], missing), evidence[:1], confidence
+        if missing:  # a refusal has no evidence: the nearest sentence is quoted in its text only
+            return unanswered_text(evidence[0], missing), [], confidence
         extractive = extractive_text(evidence, sources, question)
         if self.answer_mode == "extractive" or len(evidence) > 1:
             return extractive, evidence, confidence

@@ -102,10 +102,13 @@ def test_a_number_question_no_source_answers_with_a_number_is_refused_with_the_n
         *_, kept = _ask(pipeline, "extractive", unfit, question=QUESTION)  # asks for no number
     assert isinstance(refused, Answer) and isinstance(kept, Answer)
     assert refused.refused and refused.text.startswith(REFUSAL.rstrip("."))
-    (evidence,) = refused.evidence
     assert "keine Quelle nennt eine Zahl dazu" in refused.text
-    assert f"„{evidence.sentence}“ [1]." in refused.text and "Ein Datumsfehler" in evidence.sentence
-    assert [c.article_id for c in refused.citations] == [evidence.article_id]
+    # no evidence (the app would mark the span as the answer), the nearest sentence quoted and cited
+    assert refused.evidence == [] and refused.confidence == 0.9
+    (cited,) = refused.citations
+    sentence = refused.text.split("„")[1].split("“")[0]
+    assert "Ein Datumsfehler" in sentence and sentence in cited.passage
+    assert refused.text.endswith(f"“ [{cited.number}].")
     assert kept.text == "Ein Datumsfehler [1]." and not kept.refused
 
 
