@@ -86,8 +86,9 @@ eval: setup
 	$(BIN)/heise-rag eval retrieval --squad $(XQUAD) --collection heise-xquad --output $(EVAL_OUT)/xquad-retrieval
 	$(BIN)/heise-rag eval retrieval --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-retrieval
 	$(BIN)/heise-rag eval answers --squad $(XQUAD) --xquad-heldout --collection heise-xquad \
-		--output $(EVAL_OUT)/xquad-answers
-	$(BIN)/heise-rag eval answers --questions $(HEISE_QA) --collection heise --output $(EVAL_OUT)/heise-answers
+		--no-answer-twins --output $(EVAL_OUT)/xquad-answers
+	$(BIN)/heise-rag eval answers --questions $(HEISE_QA) --collection heise --no-answer-twins \
+		--output $(EVAL_OUT)/heise-answers
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -48,6 +48,13 @@ def eval_answers(
         bool,
         typer.Option(help="Nur die Fragen der zurückgehaltenen XQuAD-Artikel (nie trainiert; für --squad)."),
     ] = False,
+    no_answer_twins: Annotated[
+        bool,
+        typer.Option(
+            help="Jede Frage zusätzlich ohne ihre Gold-Artikel stellen: richtig ist dann die Ablehnung "
+            "(Metrik no_answer_refused, Schwellen-Tabellen)."
+        ),
+    ] = False,
     limit: LimitOption = None,
     seed: SeedOption = 0,
     fail_under: FailUnderOption = None,
@@ -77,6 +84,7 @@ def eval_answers(
         judge_model=judge_model,
         limit=limit,
         seed=seed,
+        no_answer_twins=no_answer_twins,
     )
     if judge:
         typer.echo(f"LLM-Richter: {judge} ({len(JUDGE_METRICS)} Metriken)")

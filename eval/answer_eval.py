@@ -44,13 +44,17 @@ class AnswerRecord:
 
 
 def score_answer(question: EvalQuestion, answer: Answer) -> dict[str, float | None]:
+    """The answer's scores; a refusal scores 0 on the answer metrics even where the sentence it
+    quotes as the nearest holds the reference (it says that it has no answer). Its citation, the
+    quoted source, is scored like any other."""
     gold = set(question.gold_ids)
     cited = [c.article_id for c in answer.citations]
     reference = question.answer
+    text = "" if answer.refused else answer.text
     return {
-        "exact_match": exact_match(answer.text, reference) if reference else None,
-        "token_f1": token_f1(answer.text, reference) if reference else None,
-        "contains_answer": contains_answer(answer.text, reference) if reference else None,
+        "exact_match": exact_match(text, reference) if reference else None,
+        "token_f1": token_f1(text, reference) if reference else None,
+        "contains_answer": contains_answer(text, reference) if reference else None,
         "citation_precision": sum(a in gold for a in cited) / len(cited) if cited else None,
         "citation_recall": len(gold & set(cited)) / len(gold),
         "gold_in_sources": float(bool(gold & {s.article_id for s in answer.sources})),
@@ -63,12 +67,18 @@ def run_answers(
     pipeline: RagPipeline,
     options: AskOptions,
     on_question: Callable[[], None] | None = None,
+    exclude: Callable[[EvalQuestion], tuple[str, ...]] | None = None,
 ) -> list[AnswerRecord]:
-    """Ask every question; a question the pipeline rejects is recorded with its message."""
+    """Ask every question; a question the pipeline rejects is recorded with its message.
+
+    ``exclude`` names, per question, articles its search leaves out (the no-answer twins)."""
     records = []
     for q in questions:
         started = time.perf_counter()
-        per_question = options.model_copy(update={"date_from": q.date_from, "date_to": q.date_to})
+        excluded = exclude(q) if exclude else ()
+        per_question = options.model_copy(
+            update={"date_from": q.date_from, "date_to": q.date_to, "exclude_articles": excluded}
+        )
         try:
             answer, error = pipeline.ask(q.question, per_question), None
         except AskError as exc:

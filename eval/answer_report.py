@@ -1,7 +1,8 @@
 """Write an answer evaluation to disk: metrics.json, per_question.csv, answers.jsonl, report.md, plots.
 
 answers.jsonl keeps each question's full answer, sources and citations, so a reader can check any
-score by hand; per_question.csv is what `--baseline` compares.
+score by hand (no_answer.jsonl the same for the no-answer twins, ``eval/no_answer.py``);
+per_question.csv is what `--baseline` compares.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from pathlib import Path
 
 from eval.answer_eval import Aggregate, AnswerRecord
 from eval.gates import PER_QUESTION, write_per_question
+from eval.no_answer import no_answer_scores
 from eval.plots import latency_boxes, metric_bars
+
+NO_ANSWER_LINES = "no_answer.jsonl"
 
 
 def answer_line(record: AnswerRecord, scores: Mapping[str, float | None]) -> dict[str, object]:
@@ -51,6 +55,7 @@ def write_answer_report(
     problems: Sequence[str] = (),
     judge_failures: Mapping[str, Sequence[str]] | None = None,
     sections: Sequence[str] = (),
+    twins: Sequence[AnswerRecord] = (),
 ) -> None:
     output.mkdir(parents=True, exist_ok=True)
     errors = [f"{r.question.qid}: {r.error}" for r in records if r.error]
@@ -69,6 +74,12 @@ def write_answer_report(
         for record in records:
             line = answer_line(record, scores.get(record.question.qid, {}))
             handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    if twins:
+        twin_scores = no_answer_scores(twins)
+        with (output / NO_ANSWER_LINES).open("w", encoding="utf-8") as handle:
+            for record in twins:
+                line = answer_line(record, twin_scores[record.question.qid])
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
     names = list(summary)
     metric_bars(
         {"answers": {m: (a.mean, *a.ci95) for m, a in summary.items()}},

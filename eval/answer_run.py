@@ -14,9 +14,10 @@ from pathlib import Path
 from eval.answer_eval import ANSWER_METRICS, Aggregate, aggregate, latency_summary, run_answers, score_answer
 from eval.answer_report import write_answer_report
 from eval.gold import gold_passages, keep_known_gold
+from eval.no_answer import NO_ANSWER_METRIC, gold_families, no_answer_scores
 from eval.questions import QuestionSet, sample
 from eval.ragas_scores import JUDGE_METRICS, NON_LLM_METRICS, RagasSample, judge_scores, non_llm_scores
-from eval.reader_eval import READER_METRICS, reader_only, reader_report_lines, threshold_sweep
+from eval.reader_eval import READER_METRICS, kind_sweeps, reader_only, reader_report_lines
 from eval.retrieval_run import EvalSetupError
 from rag.core.settings import Settings
 from rag.pipelines.ask import AskOptions
@@ -36,6 +37,7 @@ class AnswerEvalRequest:
     judge_model: str = "tgi"
     limit: int | None = None
     seed: int = 0
+    no_answer_twins: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,12 @@ def run_answer_eval(
             raise EvalSetupError("keine Frage hat einen Gold-Artikel in der Sammlung.")
         options = AskOptions(k=settings.answer_sources, mode=settings.retrieval_mode, rerank=request.rerank)
         records = run_answers(items, pipeline, options, on_question=on_question)
+        twins = []
+        if request.no_answer_twins:
+            families = gold_families(items, passages)
+            twins = run_answers(
+                items, pipeline, options, on_question=on_question, exclude=lambda q: families[q.qid]
+            )
         reader_rows = reader_only(pipeline.reader, items, passages) if pipeline.reads else {}
         reads = pipeline.reads
 
@@ -79,7 +87,14 @@ def run_answer_eval(
     ]
     for qid, reader_row in reader_rows.items():
         scores.setdefault(qid, {}).update(reader_row)
-    metric_names = [*ANSWER_METRICS, *NON_LLM_METRICS, *(READER_METRICS if reads else ())]
+    for qid, twin_row in no_answer_scores(twins).items():
+        scores.setdefault(qid, {}).update(twin_row)
+    metric_names = [
+        *ANSWER_METRICS,
+        *NON_LLM_METRICS,
+        *(READER_METRICS if reads else ()),
+        *((NO_ANSWER_METRIC,) if twins else ()),
+    ]
     for qid, ragas_row in non_llm_scores(samples).items():
         scores[qid].update(ragas_row)
     failures = None
@@ -109,9 +124,11 @@ def run_answer_eval(
         "reranker": (settings.reranker_model or "none") if request.rerank else "off",
         "sources per answer": settings.answer_sources,
         "answer mode": settings.answer_mode if reads else "generate",
-        "reader": f"{settings.reader_model} (min confidence {settings.reader_min_confidence})"
+        "reader": f"{settings.reader_model} (min confidence: headlines {settings.reader_min_confidence}, "
+        f"passages {settings.reader_passage_min_confidence})"
         if reads
         else "none",
+        "no-answer twins": "each question asked again without its gold articles" if twins else "no",
         "passage reader": str(settings.reader_passage_model) if reads else "none",
         "judge": f"{request.judge} ({request.judge_model})" if request.judge else "none",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -125,6 +142,7 @@ def run_answer_eval(
         meta,
         [*questions.problems, *problems],
         failures,
-        reader_report_lines(records, threshold_sweep(records)) if reads else [],
+        reader_report_lines(records, kind_sweeps(records, twins)) if reads else [],
+        twins,
     )
     return AnswerEvalRun(summary, failures, len(items), problems, request.output / "report.md")

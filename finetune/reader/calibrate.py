@@ -62,7 +62,8 @@ def collect_points(
     settings: Settings, question_sets: Sequence[tuple[QuestionSet, str]]
 ) -> list[CalibrationPoint]:
     """Ask each (question set, collection) through the configured pipeline, refusing nothing."""
-    settings = settings.model_copy(update={"reader_min_confidence": 0.0})
+    refuse_nothing = {"reader_min_confidence": 0.0, "reader_passage_min_confidence": 0.0}
+    settings = settings.model_copy(update=refuse_nothing)
     points: list[CalibrationPoint] = []
     for questions, collection in question_sets:
         with open_pipeline(settings, collection=collection) as pipeline:

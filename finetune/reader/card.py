@@ -78,8 +78,9 @@ that an answerable example's margin exceeds an unanswerable one's.
 
 Calibration (Platt scaling of the margin = best span score minus no-answer score, fitted on the
 development split against "span token F1 >= 0.5"): P = sigmoid({dev.calibration.slope:.4f} *
-margin + {dev.calibration.bias:.4f}). The refusal threshold (`HEISE_RAG_READER_MIN_CONFIDENCE`) is
-chosen on the dev question sets: see the answer reports' threshold table.
+margin + {dev.calibration.bias:.4f}). The refusal thresholds (`HEISE_RAG_READER_MIN_CONFIDENCE` for headlines,
+`HEISE_RAG_READER_PASSAGE_MIN_CONFIDENCE` for passages) are chosen on the dev question sets, each
+question also asked without its gold articles: see the answer reports' threshold tables.
 
 ## Cost
 

@@ -47,6 +47,7 @@ class AppliedFilters(BaseModel):
     sources: tuple[str, ...] = ()
     mode: str = "hybrid"
     reranked: bool = False
+    excluded_articles: tuple[str, ...] = ()
 
 
 class Evidence(BaseModel):

@@ -33,6 +33,7 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
+    min_confidence_for,
     typed_readings,
     unanswered_text,
 )
@@ -69,6 +70,7 @@ class AskOptions(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     sources: tuple[str, ...] = ()
+    exclude_articles: tuple[str, ...] = ()
     k: int = 5
     mode: Mode = "hybrid"
     rerank: bool = True
@@ -134,6 +136,7 @@ class RagPipeline:
         answer_mode: AnswerMode = "generate",
         min_confidence: float = 0.0,
         reader_choice: ReaderChoice = "margin",
+        passage_min_confidence: float | None = None,
     ) -> None:
         self.retriever = retriever
         self.chat_model = chat_model
@@ -143,6 +146,9 @@ class RagPipeline:
         self.reader = reader
         self.answer_mode = answer_mode
         self.min_confidence = min_confidence
+        self.passage_min_confidence = (
+            min_confidence if passage_min_confidence is None else passage_min_confidence
+        )
         self.reader_choice = reader_choice
         self.chain = self._build_chain()
         self.evidence_chain = EVIDENCE_PROMPT | chat_model | StrOutputParser()
@@ -157,6 +163,7 @@ class RagPipeline:
             sources=options.sources,
             mode=options.mode,
             reranked=options.rerank and self.reranker is not None,
+            excluded_articles=options.exclude_articles,
         )
 
     def _retrieve(self, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +172,8 @@ class RagPipeline:
         self.retriever.mode = options.mode
         in_range = without_covered_dates(question, filters.date_from, filters.date_to, self.today())
         result = self.retriever.search(
-            in_range, SearchFilter(filters.date_from, filters.date_to, filters.sources)
+            in_range,
+            SearchFilter(filters.date_from, filters.date_to, filters.sources, filters.excluded_articles),
         )
         timings = dict(result.timings)
         documents = result.documents
@@ -177,7 +185,9 @@ class RagPipeline:
                 "gesucht wurde ohne Zeitfilter."
             )
             filters = filters.model_copy(update={"date_from": None, "date_to": None, "detected_text": ""})
-            result = self.retriever.search(question, SearchFilter(sources=filters.sources))
+            result = self.retriever.search(
+                question, SearchFilter(sources=filters.sources, exclude_articles=filters.excluded_articles)
+            )
             timings = {k: timings.get(k, 0.0) + v for k, v in result.timings.items()}
             documents = result.documents
         if not documents:
@@ -299,10 +309,12 @@ class RagPipeline:
         readings, missing = typed_readings(question, self.reader.read(question, passages))
         retrieval["timings"]["read"] = time.perf_counter() - started
         evidence = choose_evidence(readings, sources, passages, self.min_confidence, self.reader_choice)
-        confidence = evidence[0].confidence if evidence else 0.0
-        if not evidence or confidence < self.min_confidence:
-            return REFUSAL, [], confidence
-        if missing:  # a refusal has no evidence: the nearest sentence is quoted in its text only
+        if not evidence:
+            return REFUSAL, [], 0.0
+        confidence = evidence[0].confidence
+        threshold = min_confidence_for(evidence[0], self.min_confidence, self.passage_min_confidence)
+        if missing or confidence < threshold:
+            # a refusal has no evidence (the app would mark its span): the nearest sentence is quoted
             return unanswered_text(evidence[0], missing), [], confidence
         extractive = extractive_text(evidence, sources, question)
         if self.answer_mode == "extractive" or len(evidence) > 1:

@@ -85,6 +85,7 @@ def build_pipeline(
         answer_mode=settings.answer_mode,
         min_confidence=settings.reader_min_confidence,
         reader_choice=settings.reader_choice,
+        passage_min_confidence=settings.reader_passage_min_confidence,
     )
 
 

@@ -4,7 +4,8 @@ Why: the answer model on a CPU is a 0.5B model that, given whole sources, often 
 even when the right article is source [1]. The reader finds the span; the answer is then either
 that span with its source (``extractive``) or a sentence the generator writes from the evidence
 alone (``evidence``), accepted only when it keeps the span and cites its source, otherwise replaced
-by the extractive answer. Below the confidence threshold the answer is the refusal sentence.
+by the extractive answer. Below the confidence threshold of its kind of source (headline or
+passage) the answer is the refusal sentence, with the nearest sentence quoted.
 
 A question for a number or a time ("Wie viel kostet …?", "Wann …?") is answered from a source
 whose span names one (``Reading.fits``) where any does, and refused, with the nearest sentence
@@ -34,6 +35,7 @@ from rag.core.question_form import (
     is_yes_no_question,
 )
 from rag.core.sentences import SENTENCE
+from rag.reader.model import HEADLINE_CHARS
 from rag.reader.reader import Reading
 
 _CITATION_MARK = "[{}]"
@@ -178,13 +180,22 @@ def typed_readings(question: str, readings: Sequence[Reading]) -> tuple[list[Rea
     return (fitting, None) if fitting else (list(readings), asked)
 
 
-def unanswered_text(evidence: Evidence, missing: str) -> str:
-    """The refusal for a question whose value no source names, with the nearest sentence quoted."""
+def min_confidence_for(evidence: Evidence, headline: float, passage: float) -> float:
+    """The refusal threshold for the evidence's kind of source.
+
+    Why two: each reader's confidence is calibrated on its own kind, and only the passage reader's
+    separates answers from questions the sources cannot answer (dev questions asked once more
+    without their gold articles: passages median 0.05 against 0.63 for right answers; headlines
+    0.16 against 0.20, docs/evaluation.md)."""
+    return passage if evidence.passage_chars > HEADLINE_CHARS else headline
+
+
+def unanswered_text(evidence: Evidence, missing: str | None = None) -> str:
+    """The refusal with the nearest sentence quoted: for a question whose value (``missing``) no
+    source names, or one the reader is too unsure of to answer."""
     marker = _CITATION_MARK.format(evidence.source)
-    return (
-        f"{REFUSAL.rstrip('.')}: keine Quelle nennt {missing} dazu. "
-        f"Am nächsten kommt „{evidence.sentence.strip()}“ {marker}."
-    )
+    reason = f"{REFUSAL.rstrip('.')}: keine Quelle nennt {missing} dazu." if missing else REFUSAL
+    return f"{reason} Am nächsten kommt „{evidence.sentence.strip()}“ {marker}."
 
 
 def keeps_evidence(text: str, evidence: Evidence) -> bool:

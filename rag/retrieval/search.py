@@ -40,11 +40,14 @@ from rag.store.vector_store import VectorStore
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Date range (inclusive, Berlin days) and sources to restrict a search to."""
+    """Date range (inclusive, Berlin days) and sources to restrict a search to, and articles to
+    leave out (the evaluation asks each question once more without its gold articles, to measure
+    refusals where the index holds no answer)."""
 
     date_from: date | None = None
     date_to: date | None = None
     sources: tuple[str, ...] = ()
+    exclude_articles: tuple[str, ...] = ()
 
     def to_qdrant(self) -> models.Filter | None:
         must: list[models.Condition] = []
@@ -60,7 +63,13 @@ class SearchFilter:
             )
         if self.sources:
             must.append(models.FieldCondition(key="source", match=models.MatchAny(any=list(self.sources))))
-        return models.Filter(must=must) if must else None
+        must_not: list[models.Condition] = []
+        if self.exclude_articles:
+            excluded = models.MatchAny(any=list(self.exclude_articles))
+            must_not.append(models.FieldCondition(key="article_id", match=excluded))
+        if not must and not must_not:
+            return None
+        return models.Filter(must=must or None, must_not=must_not or None)
 
 
 @dataclass

@@ -113,3 +113,13 @@ def test_ragas_non_llm_metrics_by_hand() -> None:
     # b: the gold passage comes second -> precision@2 = 1/2; no reference answer -> no similarity
     assert scores["b"]["non_llm_context_precision_with_reference"] == pytest.approx(0.5)
     assert "non_llm_string_similarity" not in scores["b"]
+
+
+def test_a_refusal_that_quotes_the_reference_as_nearest_is_not_an_answer() -> None:
+    q = EvalQuestion(qid="1", question="Wer?", gold_ids=("a",), answer="Deutsche Telekom")
+    text = (
+        "Dazu finde ich in den Quellen keine Antwort. Am nächsten kommt „Die Deutsche Telekom baut aus“ [1]."
+    )
+    scores = score_answer(q, answer(text, [source(1, "a")], cited=[1], refused=True))
+    assert scores["exact_match"] == scores["token_f1"] == scores["contains_answer"] == 0.0
+    assert scores["refused"] == 1.0 and scores["citation_precision"] == 1.0  # the quote's source counts

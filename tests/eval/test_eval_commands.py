@@ -117,6 +117,25 @@ def test_eval_answers_writes_the_report_and_gates(
     assert "Vergleich mit" in gated.output and "Δ +0.0000" in gated.output
 
 
+def test_eval_answers_asks_no_answer_twins_without_their_gold(
+    ask_env: Settings, question_file: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "twins"
+    args = ["eval", "answers", "--questions", str(question_file), "--collection", "heise"]
+    result = runner.invoke(app, [*args, "--output", str(out), "--no-answer-twins"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["metrics"]["no_answer_refused"]["n"] == 2
+    twins = [json.loads(line) for line in (out / "no_answer.jsonl").read_text().splitlines()]
+    assert [t["qid"] for t in twins] == ["q1", "q2"]
+    for twin in twins:  # the gold article is never a source of its twin
+        assert not set(twin["gold_ids"]) & set(twin["source_ids"])
+        assert twin["scores"]["no_answer_refused"] in (0.0, 1.0)
+    answered = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert answered[0]["source_ids"][0] == "6315605"  # the questions themselves keep their gold
+    assert "no_answer_refused" in (out / "per_question.csv").read_text().splitlines()[0]
+
+
 def test_eval_retrieval_all_modes_and_bad_floor(
     ask_env: Settings, question_file: Path, tmp_path: Path
 ) -> None:

@@ -52,7 +52,8 @@ def _ask(
     min_confidence: float = 0.3,
     question: str = QUESTION,
 ) -> list[object]:
-    pipeline.reader, pipeline.answer_mode, pipeline.min_confidence = reader, mode, min_confidence  # type: ignore[assignment]
+    pipeline.reader, pipeline.answer_mode = reader, mode  # type: ignore[assignment]
+    pipeline.min_confidence = pipeline.passage_min_confidence = min_confidence
     pipeline.today = lambda: date(2026, 11, 27)
     return list(pipeline.stream(question, AskOptions(k=2)))
 
@@ -83,12 +84,40 @@ def test_an_extractive_answer_keeps_its_single_citation_when_the_span_holds_a_fu
     assert not answer.citations_attributed
 
 
-def test_an_unsure_reader_refuses(ask_env: Settings) -> None:
+def test_an_unsure_reader_refuses_and_quotes_the_nearest_sentence(ask_env: Settings) -> None:
     with open_pipeline(ask_env) as pipeline:
         *_, answer = _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler", 0.1))
     assert isinstance(answer, Answer)
-    assert answer.text == REFUSAL and answer.refused
+    assert answer.text.startswith(f"{REFUSAL} Am nächsten kommt „") and answer.refused
     assert answer.evidence == [] and answer.confidence == 0.1
+    (cited,) = answer.citations
+    assert "Ein Datumsfehler" in answer.text and answer.text.endswith(f"“ [{cited.number}].")
+
+
+def test_the_headline_threshold_holds_for_a_short_source(ask_env: Settings) -> None:
+    """The test index's chunks are as short as headlines: the headline threshold decides, not the
+    passage threshold (the two readers' confidences are calibrated apart)."""
+    with open_pipeline(ask_env) as pipeline:
+        _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler", 0.15))
+        pipeline.min_confidence, pipeline.passage_min_confidence = 0.2, 0.1
+        *_, refused = pipeline.stream(QUESTION, AskOptions(k=2))
+        pipeline.min_confidence, pipeline.passage_min_confidence = 0.1, 0.2
+        *_, answered = pipeline.stream(QUESTION, AskOptions(k=2))
+    assert isinstance(refused, Answer) and isinstance(answered, Answer)
+    assert refused.refused and not answered.refused
+    assert answered.evidence[0].passage_chars <= 200
+
+
+def test_articles_left_out_are_neither_searched_nor_cited(ask_env: Settings) -> None:
+    """What the evaluation's no-answer twins rely on: the gold article is not among the sources."""
+    with open_pipeline(ask_env) as pipeline:
+        *_, first = _ask(pipeline, "extractive", FixedReader("Ein Datumsfehler", 0.9))
+        assert isinstance(first, Answer)
+        gold = first.sources[0].article_id
+        *_, without = pipeline.stream(QUESTION, AskOptions(k=2, exclude_articles=(gold,)))
+    assert isinstance(without, Answer)
+    assert gold not in {s.article_id for s in without.sources}
+    assert without.filters.excluded_articles == (gold,)
 
 
 def test_a_number_question_no_source_answers_with_a_number_is_refused_with_the_nearest_sentence(

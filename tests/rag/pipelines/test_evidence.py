@@ -9,9 +9,11 @@ from rag.pipelines.evidence import (
     choose_evidence,
     extractive_text,
     keeps_evidence,
+    min_confidence_for,
     order_readings,
     sentence_around,
     typed_readings,
+    unanswered_text,
 )
 from rag.reader.reader import Reading
 
@@ -140,3 +142,26 @@ def test_a_number_or_time_question_is_answered_from_a_reading_that_names_one() -
     assert typed_readings(start, [unfit]) == ([unfit], "einen Zeitpunkt")
     # a question for neither keeps every reading
     assert typed_readings(who, [unfit, fitting]) == ([unfit, fitting], None)
+
+
+def test_each_kind_of_source_has_its_own_refusal_threshold() -> None:
+    """The headline reader's confidence hardly separates answers from unanswerable questions, the
+    passage reader's does: a passage's evidence is held to the passage threshold."""
+    (evidence,) = choose_evidence([_reading(0, "450 Euro", 0.15)], SOURCES, PASSAGES, 0.0)
+    headline = evidence.model_copy(update={"passage_chars": 76})
+    passage = evidence.model_copy(update={"passage_chars": 900})
+    assert min_confidence_for(headline, 0.13, 0.18) == 0.13
+    assert min_confidence_for(passage, 0.13, 0.18) == 0.18
+    assert evidence.confidence >= min_confidence_for(headline, 0.13, 0.18)
+    assert evidence.confidence < min_confidence_for(passage, 0.13, 0.18)
+
+
+def test_a_refusal_quotes_the_nearest_sentence_and_says_why() -> None:
+    (evidence,) = choose_evidence([_reading(0, "450 Euro", 0.05)], SOURCES, PASSAGES, 0.0)
+    unsure = unanswered_text(evidence)
+    assert (
+        unsure == "Dazu finde ich in den Quellen keine Antwort. Am nächsten kommt „Sie kostet 450 Euro.“ [1]."
+    )
+    assert unanswered_text(evidence, "eine Zahl").startswith(
+        "Dazu finde ich in den Quellen keine Antwort: keine Quelle nennt eine Zahl dazu. Am nächsten"
+    )

@@ -75,6 +75,19 @@ def test_source_filter(retriever: HybridRetriever) -> None:
     assert ids(retriever.search("Glasfaser", SearchFilter(sources=("derstandard",))).documents) == ["5"]
 
 
+@pytest.mark.parametrize("mode", ["dense", "sparse", "hybrid"])
+def test_excluded_articles_never_come_back(retriever: HybridRetriever, mode: str) -> None:
+    """The no-answer twins of the evaluation search without their gold articles; the rest stays."""
+    found = ids(retriever.search("Exchange Lücke", mode=mode).documents)  # type: ignore[arg-type]
+    left_out = {found[0]}
+    without = SearchFilter(exclude_articles=tuple(left_out))
+    rest = ids(retriever.search("Exchange Lücke", without, mode=mode).documents)  # type: ignore[arg-type]
+    assert len(found) > 1 and found[1] in rest and not left_out & set(rest)
+    window = SearchFilter(date(2022, 1, 1), date(2022, 12, 31), exclude_articles=("1",))
+    in_window = ids(retriever.search("Exchange", window).documents)
+    assert in_window and "1" not in in_window  # together with a date range
+
+
 def test_stop_word_query_falls_back_to_dense(retriever: HybridRetriever) -> None:
     assert retriever.search("und oder die", mode="sparse").documents == []
     assert retriever.search("und oder die", mode="hybrid").documents

@@ -35,6 +35,7 @@ FILTERS = [
     SearchFilter(),
     SearchFilter(date_from=date(2022, 1, 1), date_to=date(2022, 12, 31)),
     SearchFilter(sources=("derstandard",)),
+    SearchFilter(exclude_articles=("2", "6")),
 ]
 
 
