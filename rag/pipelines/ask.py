@@ -36,6 +36,7 @@ from rag.pipelines.evidence import (
     min_confidence_for,
     typed_readings,
     unanswered_text,
+    unrelated_headline,
 )
 from rag.retrieval.passages import focus_passage
 from rag.retrieval.rerank import CrossEncoderReranker
@@ -313,7 +314,8 @@ class RagPipeline:
             return REFUSAL, [], 0.0
         confidence = evidence[0].confidence
         threshold = min_confidence_for(evidence[0], self.min_confidence, self.passage_min_confidence)
-        if missing or confidence < threshold:
+        unrelated = unrelated_headline(question, evidence[0], passages[evidence[0].source - 1])
+        if missing or confidence < threshold or unrelated:
             # a refusal has no evidence (the app would mark its span): the nearest sentence is quoted
             return unanswered_text(evidence[0], missing), [], confidence
         extractive = extractive_text(evidence, sources, question)

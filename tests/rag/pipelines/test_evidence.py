@@ -14,6 +14,7 @@ from rag.pipelines.evidence import (
     sentence_around,
     typed_readings,
     unanswered_text,
+    unrelated_headline,
 )
 from rag.reader.reader import Reading
 
@@ -165,3 +166,19 @@ def test_a_refusal_quotes_the_nearest_sentence_and_says_why() -> None:
     assert unanswered_text(evidence, "eine Zahl").startswith(
         "Dazu finde ich in den Quellen keine Antwort: keine Quelle nennt eine Zahl dazu. Am nächsten"
     )
+
+
+def test_a_headline_that_shares_no_content_word_with_the_question_is_unrelated() -> None:
+    """The headline reader gives a span for any question over a headline on the same topic."""
+    headline = "Elon Musk kauft Twitter: Was nun?"
+    (evidence,) = choose_evidence(
+        [Reading(0, 15, 22, "Twitter", margin=-3.0, confidence=0.17)], SOURCES, [headline], 0.0
+    )
+    evidence = evidence.model_copy(update={"passage_chars": len(headline)})
+    assert not unrelated_headline("Wer hat Twitter gekauft?", evidence, headline)
+    assert not unrelated_headline("Wie heißt der Hund von Elon Musk?", evidence, headline)  # "Musk" is shared
+    assert unrelated_headline("Welche Firma baut die größte Windturbine?", evidence, headline)
+    # inflections meet by their first letters; a passage is left to the passage reader's confidence
+    assert not unrelated_headline("Was kauften die Käufer von Twitters Aktien?", evidence, headline)
+    passage = evidence.model_copy(update={"passage_chars": 900})
+    assert not unrelated_headline("Welche Firma baut die größte Windturbine?", passage, headline)
