@@ -157,3 +157,32 @@ def names_time(text: str) -> bool:
     Krieg"; not for "13", "233" or "1,5-Grad-Grenze", which a "Wann …?" span named on the dev
     questions (a year is 1000-2099, the range of every year among XQuAD's dev references)."""
     return _TIME.search(text) is not None
+
+
+_JOINED = re.compile(
+    r"^(?P<first>.+?)\s*,?\s+und\s+(?P<second>(?:wann|wer|wen|wem|wessen|was|wo|wohin|woher|wie|wieso"
+    r"|weshalb|warum|welch\w*|wieviel\w*)\b.*)$",
+    re.IGNORECASE,
+)
+
+
+def split_questions(question: str) -> tuple[str, ...]:
+    """The two questions of "Wann wurde Log4Shell bekannt und welche Version behebt die Lücke?" (a
+    question word before and after the "und"), each ending in "?"; else the question alone.
+
+    Why: the reader gives one span per passage, so a double question got one span for both parts
+    ("Montag: Y2K22 [3]." on the default index). An elliptic second part ("Wer kaufte Twitter und
+    wann?") takes the first part's words after its question word ("Wann kaufte Twitter?"). Two
+    question words side by side ("Wie und wann kam …?") or a first part without a subject ("Wie
+    schnell und wie teuer ist …?") ask about one thing and stay whole."""
+    text = question.strip().rstrip("?").strip()
+    match = _JOINED.match(text)
+    if match is None or not opens_with_question_word(match["first"]):
+        return (question,)
+    first, second = match["first"].strip(), match["second"].strip()
+    first_words, second_words = first.split(), second.split()
+    if len(first_words) < 3:  # "Wie schnell und wie teuer ist …?" asks about one subject
+        return (question,)
+    if len(second_words) < 2:
+        second = " ".join([second_words[0].capitalize(), *first_words[1:]])
+    return f"{first}?", f"{second[0].upper()}{second[1:]}?"

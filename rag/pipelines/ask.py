@@ -26,12 +26,15 @@ from pydantic import BaseModel
 from rag.core.answer import Answer, AppliedFilters, Evidence, SourceRef, resolve_citations
 from rag.core.modes import AnswerMode, Mode, ReaderChoice
 from rag.core.prompting import EVIDENCE_PROMPT, PROMPT, REFUSAL, format_sources
+from rag.core.question_form import split_questions
 from rag.core.stopword_lists import english_stop_words, german_stop_words
 from rag.core.timefilter import detect_date_filter, without_covered_dates
 from rag.pipelines.attribution import attribute_citations
 from rag.pipelines.evidence import (
+    PartAnswer,
     choose_evidence,
     extractive_text,
+    joined_text,
     keeps_evidence,
     min_confidence_for,
     typed_readings,
@@ -303,29 +306,44 @@ class RagPipeline:
         )
 
     def _evidence_answer(self, question: str, retrieval: dict[str, Any]) -> tuple[str, list[Evidence], float]:
-        """The reader's evidence and the answer written from it (see ``rag/pipelines/evidence.py``)."""
-        assert self.reader is not None
+        """The reader's evidence and the answer written from it (see ``rag/pipelines/evidence.py``);
+        a double question ("Wann … und welche …?") is read part by part over the same sources."""
         sources, passages = retrieval["sources"], retrieval["passages"]
         started = time.perf_counter()
-        readings, missing = typed_readings(question, self.reader.read(question, passages))
+        parts = split_questions(question)
+        answers = [self._read_part(part, question, sources, passages) for part in parts]
         retrieval["timings"]["read"] = time.perf_counter() - started
-        evidence = choose_evidence(readings, sources, passages, self.min_confidence, self.reader_choice)
-        if not evidence:
-            return REFUSAL, [], 0.0
-        confidence = evidence[0].confidence
-        threshold = min_confidence_for(evidence[0], self.min_confidence, self.passage_min_confidence)
-        unrelated = unrelated_headline(question, evidence[0], passages[evidence[0].source - 1])
-        if missing or confidence < threshold or unrelated:
-            # a refusal has no evidence (the app would mark its span): the nearest sentence is quoted
-            return unanswered_text(evidence[0], missing), [], confidence
-        extractive = extractive_text(evidence, sources, question)
-        if self.answer_mode == "extractive" or len(evidence) > 1:
-            return extractive, evidence, confidence
+        if len(answers) > 1:
+            answered = [a for a in answers if a.answered]
+            confidence = min(a.confidence for a in answered or answers)
+            return joined_text(parts, answers), [e for a in answered for e in a.evidence], confidence
+        text, evidence, confidence, answered = answers[0]
+        if not answered or self.answer_mode == "extractive" or len(evidence) > 1:
+            return text, evidence, confidence
         best = evidence[0]
         written = self.evidence_chain.invoke(
             {"number": best.source, "sentence": best.sentence, "span": best.span, "question": question}
         )
-        return (written.strip() if keeps_evidence(written, best) else extractive), evidence, confidence
+        return (written.strip() if keeps_evidence(written, best) else text), evidence, confidence
+
+    def _read_part(
+        self, part: str, question: str, sources: list[SourceRef], passages: list[str]
+    ) -> PartAnswer:
+        """The extractive answer to one question, or its refusal with the nearest sentence quoted:
+        no fitting span for a number or time, a confidence below its kind's threshold, or a headline
+        that shares no content word with the whole question."""
+        assert self.reader is not None
+        readings, missing = typed_readings(part, self.reader.read(part, passages))
+        evidence = choose_evidence(readings, sources, passages, self.min_confidence, self.reader_choice)
+        if not evidence:
+            return PartAnswer(REFUSAL, [], 0.0, False)
+        best = evidence[0]
+        threshold = min_confidence_for(best, self.min_confidence, self.passage_min_confidence)
+        unrelated = unrelated_headline(question, best, passages[best.source - 1])
+        if missing or best.confidence < threshold or unrelated:
+            # a refusal has no evidence (the app would mark its span): the nearest sentence is quoted
+            return PartAnswer(unanswered_text(best, missing), [], best.confidence, False)
+        return PartAnswer(extractive_text(evidence, sources, part), evidence, best.confidence, True)
 
     def ask(self, question: str, options: AskOptions | None = None) -> Answer:
         """The whole answer at once (evaluation, `--json`)."""

@@ -6,7 +6,8 @@ that span with its source (``extractive``) or a sentence the generator writes fr
 alone (``evidence``), accepted only when it keeps the span and cites its source, otherwise replaced
 by the extractive answer. Below the confidence threshold of its kind of source (headline or
 passage), or from a headline that shares no content word with the question, the answer is the
-refusal sentence, with the nearest sentence quoted.
+refusal sentence, with the nearest sentence quoted. A double question is answered part by part
+(``joined_text``).
 
 A question for a number or a time ("Wie viel kostet …?", "Wann …?") is answered from a source
 whose span names one (``Reading.fits``) where any does, and refused, with the nearest sentence
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from rag.core.answer import Evidence, SourceRef
 from rag.core.modes import ReaderChoice
@@ -220,6 +222,28 @@ def unanswered_text(evidence: Evidence, missing: str | None = None) -> str:
     marker = _CITATION_MARK.format(evidence.source)
     reason = f"{REFUSAL.rstrip('.')}: keine Quelle nennt {missing} dazu." if missing else REFUSAL
     return f"{reason} Am nächsten kommt „{evidence.sentence.strip()}“ {marker}."
+
+
+class PartAnswer(NamedTuple):
+    """The extractive answer to one question (or one part of a double question)."""
+
+    text: str
+    evidence: list[Evidence]
+    confidence: float
+    answered: bool
+
+
+def joined_text(parts: Sequence[str], answers: Sequence[PartAnswer]) -> str:
+    """One answer to a double question: each part named with its answer, or with no answer.
+
+    A part without an answer does not make the whole a refusal; where no part has one, the answer
+    is the first part's refusal, with its nearest sentence."""
+    if not any(a.answered for a in answers):
+        return answers[0].text
+    return " ".join(
+        f"Zu „{part}“: {a.text}" if a.answered else f"Zu „{part}“ finde ich in den Quellen keine Antwort."
+        for part, a in zip(parts, answers, strict=True)
+    )
 
 
 def keeps_evidence(text: str, evidence: Evidence) -> bool:

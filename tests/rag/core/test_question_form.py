@@ -14,6 +14,7 @@ from rag.core.question_form import (
     names_number,
     names_time,
     opens_with_question_word,
+    split_questions,
     without_given_numbers,
 )
 
@@ -199,3 +200,34 @@ def test_the_numbers_a_question_names_itself_are_no_answer() -> None:
 )
 def test_opens_with_question_word(span: str, indirect: bool) -> None:
     assert opens_with_question_word(span) is indirect
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        (
+            "Wann wurde Log4Shell bekannt und welche Version behebt die Lücke?",
+            ("Wann wurde Log4Shell bekannt?", "Welche Version behebt die Lücke?"),
+        ),
+        (
+            "Wie viele Nutzer hat Mastodon, und wie viele hat Threads?",
+            ("Wie viele Nutzer hat Mastodon?", "Wie viele hat Threads?"),
+        ),
+        ("Wer kaufte Twitter und wann?", ("Wer kaufte Twitter?", "Wann kaufte Twitter?")),  # elliptic
+    ],
+)
+def test_a_double_question_splits_into_its_two_questions(question: str, parts: tuple[str, ...]) -> None:
+    assert split_questions(question) == parts
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wie und wann kam die Pest nach Europa?",  # two question words side by side
+        "Wie schnell und wie teuer ist der Raspberry Pi 5?",  # a first part without its subject
+        "Was sagen Sony, Nintendo und Microsoft?",  # a list
+        "Hat Microsoft und wer noch Activision gekauft?",  # no question word before the "und"
+    ],
+)
+def test_a_question_that_asks_one_thing_stays_whole(question: str) -> None:
+    assert split_questions(question) == (question,)

@@ -108,6 +108,36 @@ def test_the_headline_threshold_holds_for_a_short_source(ask_env: Settings) -> N
     assert answered.evidence[0].passage_chars <= 200
 
 
+class PartReader(FixedReader):
+    """Finds a span per question: the span and confidence ``answers`` give for it."""
+
+    def __init__(self, answers: dict[str, tuple[str, float]]) -> None:
+        self.answers = answers
+        self.fits = True
+
+    def read(self, question: str, passages: Sequence[str]) -> list[Reading]:
+        self.span, self.confidence = self.answers[question]
+        return super().read(question, passages)
+
+
+def test_a_double_question_is_answered_part_by_part(ask_env: Settings) -> None:
+    """One span cannot answer "Wann … und welche …?": it got "Montag: Y2K22 [3]." on the default index."""
+    first, second = QUESTION, "Wer hat ein Skript veröffentlicht?"
+    double = f"{QUESTION.rstrip('?')} und wer hat ein Skript veröffentlicht?"
+    both = PartReader({first: ("Ein Datumsfehler", 0.9), second: ("Microsoft", 0.8)})
+    one = PartReader({first: ("Ein Datumsfehler", 0.9), second: ("Microsoft", 0.01)})
+    with open_pipeline(ask_env) as pipeline:
+        *_, answer = _ask(pipeline, "evidence", both, question=double)
+        *_, half = _ask(pipeline, "extractive", one, question=double)
+    assert isinstance(answer, Answer) and isinstance(half, Answer)
+    assert answer.text == f"Zu „{first}“: Ein Datumsfehler [1]. Zu „{second}“: Microsoft [1]."
+    assert [e.span for e in answer.evidence] == ["Ein Datumsfehler", "Microsoft"] and not answer.refused
+    assert answer.confidence == 0.8
+    no_answer = f"Zu „{second}“ finde ich in den Quellen keine Antwort."
+    assert half.text == f"Zu „{first}“: Ein Datumsfehler [1]. {no_answer}"
+    assert [e.span for e in half.evidence] == ["Ein Datumsfehler"] and not half.refused
+
+
 def test_articles_left_out_are_neither_searched_nor_cited(ask_env: Settings) -> None:
     """What the evaluation's no-answer twins rely on: the gold article is not among the sources."""
     with open_pipeline(ask_env) as pipeline:
