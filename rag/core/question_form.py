@@ -147,6 +147,27 @@ def without_given_numbers(text: str, question: str) -> str:
     return _DIGITS.sub(lambda m: "" if m.group() in given else m.group(), text) if given else text
 
 
+_NAME_QUESTION = re.compile(
+    r"\b(?:wer|wen|wem|wessen)\b|\bwelche[mnrs]?\s+(?:firma|firmen|unternehmen|konzern|hersteller|bank"
+    r"|person|partei|behörde|organisation|anbieter|verein|mannschaft|sender)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_name(question: str) -> bool:
+    """True for "Wer …?", "Von wem …?", "Welche Firma …?", "Welcher Konzern …?": a person or an
+    organisation is asked for, which a bare number or amount never names ("69 Milliarden
+    US-Dollar" for "Welche Firma hat Activision Blizzard übernommen?" on the default index, "1946"
+    for "Wer gewann 2000 die Ekstraklasa-Meisterschaft?"; no XQuAD or heise dev reference of such a
+    question holds a digit)."""
+    return _NAME_QUESTION.search(question) is not None
+
+
+def names_no_digit(text: str) -> bool:
+    """True for "Polonia Warschau", False for "1946" or "69 Milliarden US-Dollar"."""
+    return not any(c.isdigit() for c in text)
+
+
 def asks_when(question: str) -> bool:
     """True for "Wann …?", "Seit wann …?", "In welchem Jahr(zehnt) …?", "An welchem Tag …?"."""
     return _WHEN_QUESTION.search(question) is not None

@@ -20,8 +20,10 @@ import torch
 from transformers import BatchEncoding, PreTrainedTokenizerBase
 
 from rag.core.question_form import (
+    asks_for_name,
     asks_for_number,
     asks_when,
+    names_no_digit,
     names_number,
     names_time,
     opens_with_question_word,
@@ -171,9 +173,10 @@ def answer_test(question: str) -> Callable[[str], bool]:
     """What a span should be: within one sentence (a SQuAD answer never crosses one, the reader's
     spans sometimes did: "Hallenmarkt Newcastles. Bei seiner Eröffnung 1835"), its brackets whole
     (``brackets_balanced``), no indirect question ("Wann Apple angeblich die Veröffentlichung
-    plant"), for "Wann …?" also a time (a year, month, date or era), for "Wie viele …?" a number;
-    either one the question does not name itself (``rag/core/question_form.py``)."""
-    kind = names_time if asks_when(question) else names_number if asks_for_number(question) else None
+    plant"), for "Wann …?" also a time (a year, month, date or era), for "Wie viele …?" a number,
+    either one the question does not name itself, for "Wer …?" or "Welche Firma …?" no number
+    beyond those the question names (``rag/core/question_form.py``)."""
+    kind = _value_test(question)
 
     def well_formed(text: str) -> bool:
         return is_one_sentence(text) and brackets_balanced(text) and not opens_with_question_word(text)
@@ -181,6 +184,17 @@ def answer_test(question: str) -> Callable[[str], bool]:
     if kind is None:
         return well_formed
     return lambda text: well_formed(text) and kind(without_given_numbers(text, question))
+
+
+def _value_test(question: str) -> Callable[[str], bool] | None:
+    """What the asked value must look like, if the question's form says."""
+    if asks_when(question):
+        return names_time
+    if asks_for_number(question):
+        return names_number
+    if asks_for_name(question):
+        return names_no_digit
+    return None
 
 
 def readings(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.core.question_form import (
+    asks_for_name,
     asks_for_number,
     asks_what_happened,
     asks_when,
@@ -231,3 +232,11 @@ def test_a_double_question_splits_into_its_two_questions(question: str, parts: t
 )
 def test_a_question_that_asks_one_thing_stays_whole(question: str) -> None:
     assert split_questions(question) == (question,)
+
+
+def test_questions_for_a_person_or_organisation() -> None:
+    assert asks_for_name("Wer kaufte Twitter?") and asks_for_name("Von wem stammt der Code?")
+    assert asks_for_name("Welche Firma hat Activision Blizzard übernommen?")
+    assert asks_for_name("Welcher Konzern stellt Flugzeugtreibstoff her?")
+    assert not asks_for_name("Welche Version behebt die Lücke?")
+    assert not asks_for_name("Was kostet das iPhone 15?")

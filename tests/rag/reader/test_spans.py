@@ -133,10 +133,19 @@ def test_answer_test_one_sentence_balanced_brackets_numbers_for_number_questions
     assert not when("Newcastles. Bei seiner Eröffnung 1835")
     # a span cut at a bracket is half a phrase
     assert not who("Porifera (Schwämme") and not who("Raumfahrt), Joseph Shea")
-    assert who("1.600 mm (5 Fuß 3 Zoll)") and not when("Zoll), 1835")
+    assert answer_test("Was verbindet die Breitspur?")("1.600 mm (5 Fuß 3 Zoll)") and not when("Zoll), 1835")
     # an indirect question names what is asked, not the answer
     what = answer_test("Was kündigte Apple im September 2023 an?")
     assert not what("Wann Apple angeblich die Veröffentlichung plant") and what("iPadOS 17")
+
+
+def test_a_question_for_a_person_or_firm_is_not_answered_by_a_number() -> None:
+    """ "69 Milliarden US-Dollar" answered "Welche Firma hat Activision Blizzard übernommen?"."""
+    firm = answer_test("Welche Firma hat Activision Blizzard übernommen?")
+    assert firm("Microsoft") and not firm("69 Milliarden US-Dollar")
+    won = answer_test("Wer gewann 2000 die Ekstraklasa-Meisterschaft?")
+    assert won("Polonia Warschau") and not won("1946") and won("2000 Polonia Warschau")  # its own year
+    assert answer_test("Was kostet die Übernahme?")("69 Milliarden US-Dollar")
 
 
 def test_a_bracket_the_span_opens_and_closes_survives_trimming() -> None:
